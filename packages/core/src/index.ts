@@ -1,0 +1,5 @@
+export * from "./errors.js"
+export * from "./encoding/index.js"
+export * from "./crypto/index.js"
+export * from "./tx/index.js"
+export * from "./block/index.js"

@@ -1,0 +1,149 @@
+/**
+ * Transaction types and their payloads. Nothing here identifies a person: people are pseudonymous
+ * public keys, records are opaque ids with a salted content hash.
+ */
+export enum TxType {
+  IdentityRegister = "identity.register",
+  IdentityRevoke = "identity.revoke",
+  RecordAnchor = "record.anchor",
+  ConsentGrant = "consent.grant",
+  ConsentRevoke = "consent.revoke",
+  AccessLog = "access.log",
+  RecordErase = "record.erase",
+  TrialRegister = "trial.register",
+  TrialAmend = "trial.amend",
+  TrialResult = "trial.result",
+  ValidatorVote = "validator.vote",
+}
+
+export const TX_TYPES: readonly TxType[] = Object.values(TxType)
+
+/** Roles a hospital can enrol. Hospitals themselves come from genesis or validator votes. */
+export enum Role {
+  Provider = "provider",
+  Lab = "lab",
+  Researcher = "researcher",
+  Patient = "patient",
+}
+
+export enum Purpose {
+  Treatment = "treatment",
+  Research = "research",
+  PublicHealth = "public-health",
+  Operations = "operations",
+  Payment = "payment",
+}
+
+export enum AccessDecisionKind {
+  Release = "release",
+  Deny = "deny",
+  BreakGlass = "break-glass",
+}
+
+export interface IdentityRegisterPayload {
+  /** The enrolled person's or system's public key (32 bytes). */
+  key: Uint8Array
+  role: Role
+}
+
+export interface IdentityRevokePayload {
+  key: Uint8Array
+}
+
+export interface RecordAnchorPayload {
+  /** Opaque record id chosen by the custodian (no PHI), 1..64 chars of [A-Za-z0-9._-]. */
+  recordId: string
+  /** The patient's public key. */
+  patient: Uint8Array
+  /** FHIR resource type, e.g. "Observation". */
+  resourceType: string
+  /** Hospital id of the custodian; must be the signing provider's hospital. */
+  custodian: string
+  /** sha256(salt || canonical resource bytes); the salt never leaves the custodian. */
+  contentHash: Uint8Array
+  /** 1 for the first version; n+1 amends version n. */
+  version: number
+  /** contentHash of the version this one amends, or null for version 1. */
+  previous: Uint8Array | null
+}
+
+export type ConsentGrantee = {kind: "person"; key: Uint8Array} | {kind: "hospital"; hospital: string}
+
+export type ConsentScope = {kind: "resource-types"; resourceTypes: string[]} | {kind: "records"; recordIds: string[]}
+
+export interface ConsentGrantPayload {
+  grantee: ConsentGrantee
+  scope: ConsentScope
+  purposes: Purpose[]
+  /** Unix milliseconds after which the consent no longer applies. */
+  expiresAt: number
+}
+
+export interface ConsentRevokePayload {
+  /** Hex hash of the consent.grant transaction being revoked. */
+  consentId: string
+}
+
+export interface AccessLogPayload {
+  recordId: string
+  /** Public key of the person who asked to read. */
+  reader: Uint8Array
+  purpose: Purpose
+  decision: AccessDecisionKind
+  /** Machine-readable reason code (a ConsentDecisionReason or similar). */
+  reason: string
+  /** The consent that allowed a release, if any. */
+  consentId: string | null
+  /** Unix milliseconds of the access. */
+  at: number
+  /** Hospital id of the node that served (or refused) the request on the reader's behalf. */
+  via: string
+}
+
+export interface RecordErasePayload {
+  recordId: string
+  /** Required when the custodian (not the patient) erases. */
+  legalBasis: string | null
+}
+
+export interface TrialRegisterPayload {
+  trialId: string
+  protocolHash: Uint8Array
+}
+
+export interface TrialAmendPayload {
+  trialId: string
+  protocolHash: Uint8Array
+}
+
+export interface TrialResultPayload {
+  trialId: string
+  resultsHash: Uint8Array
+  datasetHash: Uint8Array | null
+}
+
+export interface ValidatorVotePayload {
+  action: "add" | "remove"
+  /** The hospital being added or removed. */
+  hospital: string
+  /** Its node key (validator identity and peer ID); required to add, must match to remove. */
+  key: Uint8Array
+  /** Display name of the hospital (an institution, not a person), for additions. */
+  name: string
+}
+
+export interface PayloadByType {
+  [TxType.IdentityRegister]: IdentityRegisterPayload
+  [TxType.IdentityRevoke]: IdentityRevokePayload
+  [TxType.RecordAnchor]: RecordAnchorPayload
+  [TxType.ConsentGrant]: ConsentGrantPayload
+  [TxType.ConsentRevoke]: ConsentRevokePayload
+  [TxType.AccessLog]: AccessLogPayload
+  [TxType.RecordErase]: RecordErasePayload
+  [TxType.TrialRegister]: TrialRegisterPayload
+  [TxType.TrialAmend]: TrialAmendPayload
+  [TxType.TrialResult]: TrialResultPayload
+  [TxType.ValidatorVote]: ValidatorVotePayload
+}
+
+export type Payload = PayloadByType[TxType]
