@@ -1,0 +1,282 @@
+/**
+ * The encrypted off-chain record vault of one hospital node.
+ *
+ * Every record has its own random AES-256 data key; each version is sealed with it (AES-256-GCM,
+ * the record id, version and kind bound in as associated data so blobs cannot be swapped). Data keys
+ * are wrapped (AES-256-GCM) with the node's vault key, which lives only in `<datadir>/vault.key`
+ * (mode 0600). Wrapped keys sit in the vault's own LevelDB (`<datadir>/vault/index`), ciphertext in
+ * one file per version (`<datadir>/vault/blobs`). Copies fetched from other hospitals live apart, in
+ * a cache (`<datadir>/vault/cache`) with their own keys, so they can be dropped without touching
+ * records this hospital is custodian of. Erasure is crypto-shredding: the wrapped key is deleted and
+ * compacted out of LevelDB, the ciphertext files are overwritten and unlinked.
+ */
+import {createCipheriv, createDecipheriv, randomBytes} from "node:crypto"
+import {constants as fsConstants} from "node:fs"
+import {mkdir, open, readFile, readdir, rename, rm, stat, writeFile} from "node:fs/promises"
+import {join} from "node:path"
+import {ClassicLevel} from "classic-level"
+import {decode, encode, fromHex, toHex, utf8} from "@careledger/core"
+import {VaultError, VaultErrorCode} from "./errors.js"
+
+const KEY_LENGTH = 32
+const IV_LENGTH = 12
+const TAG_LENGTH = 16
+const RECORD_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** What the vault keeps for one record version: the salt and the canonical resource bytes. */
+export interface VaultEntry {
+  salt: Uint8Array
+  resource: Uint8Array
+}
+
+export type VaultArea = "custody" | "cache"
+
+export interface VaultOptions {
+  /** The node's data directory; the vault uses `vault.key` and `vault/` inside it. */
+  datadir: string
+}
+
+export interface VaultLogger {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+}
+
+function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const iv = randomBytes(IV_LENGTH)
+  const cipher = createCipheriv("aes-256-gcm", key, iv)
+  cipher.setAAD(aad)
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()])
+  return new Uint8Array(Buffer.concat([iv, cipher.getAuthTag(), body]))
+}
+
+function open_(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array, what: string): Uint8Array {
+  if (sealed.length < IV_LENGTH + TAG_LENGTH) {
+    throw new VaultError(VaultErrorCode.TAMPERED, `${what} is truncated`)
+  }
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, IV_LENGTH))
+    decipher.setAAD(aad)
+    decipher.setAuthTag(sealed.subarray(IV_LENGTH, IV_LENGTH + TAG_LENGTH))
+    return new Uint8Array(Buffer.concat([decipher.update(sealed.subarray(IV_LENGTH + TAG_LENGTH)), decipher.final()]))
+  } catch {
+    throw new VaultError(VaultErrorCode.TAMPERED, `${what} failed authentication: it was altered on disk`)
+  }
+}
+
+function keyAad(area: VaultArea, recordId: string): Uint8Array {
+  return utf8(`careledger/vault-key/v1|${area}|${recordId}`)
+}
+
+function blobAad(area: VaultArea, recordId: string, version: number): Uint8Array {
+  return utf8(`careledger/vault-blob/v1|${area}|${recordId}|${version}`)
+}
+
+function checkIds(recordId: string, version?: number): void {
+  if (!RECORD_ID.test(recordId)) throw new VaultError(VaultErrorCode.BAD_ID, `bad record id ${JSON.stringify(recordId)}`)
+  if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+    throw new VaultError(VaultErrorCode.BAD_ID, `bad version ${version}`)
+  }
+}
+
+/** Reads the vault key, creating it (0600) on first start; refuses a key others can read. */
+export async function loadVaultKey(path: string): Promise<Uint8Array> {
+  try {
+    const handle = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
+    try {
+      await handle.writeFile(`${toHex(new Uint8Array(randomBytes(KEY_LENGTH)))}\n`)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
+      throw new VaultError(VaultErrorCode.BAD_KEY, `cannot create the vault key at ${path}: ${(err as Error).message}`)
+    }
+  }
+  const info = await stat(path)
+  if ((info.mode & 0o077) !== 0) {
+    throw new VaultError(VaultErrorCode.BAD_KEY, `the vault key ${path} is readable by others (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`)
+  }
+  const key = fromHex((await readFile(path, "utf8")).trim())
+  if (key === undefined || key.length !== KEY_LENGTH) {
+    throw new VaultError(VaultErrorCode.BAD_KEY, `the vault key ${path} is not ${KEY_LENGTH} bytes of hex`)
+  }
+  return key
+}
+
+export class Vault {
+  private readonly root: string
+  private readonly keyPath: string
+  private db: ClassicLevel<string, Uint8Array> | undefined
+  private vaultKey: Uint8Array | undefined
+
+  constructor(
+    options: VaultOptions,
+    private readonly deps: {logger?: VaultLogger} = {},
+  ) {
+    this.root = join(options.datadir, "vault")
+    this.keyPath = join(options.datadir, "vault.key")
+  }
+
+  async start(): Promise<void> {
+    if (this.db !== undefined) return
+    await mkdir(this.root, {recursive: true, mode: 0o700})
+    this.vaultKey = await loadVaultKey(this.keyPath)
+    const db = new ClassicLevel<string, Uint8Array>(join(this.root, "index"), {valueEncoding: "view"})
+    await db.open()
+    this.db = db
+  }
+
+  async stop(): Promise<void> {
+    const db = this.db
+    this.db = undefined
+    this.vaultKey = undefined
+    if (db !== undefined) await db.close()
+  }
+
+  private open(): {db: ClassicLevel<string, Uint8Array>; vaultKey: Uint8Array} {
+    if (this.db === undefined || this.vaultKey === undefined) throw new VaultError(VaultErrorCode.CLOSED, "the vault is not started")
+    return {db: this.db, vaultKey: this.vaultKey}
+  }
+
+  private dirOf(area: VaultArea, recordId: string): string {
+    // Hex keeps any record id a single safe path component ("." and ".." included).
+    return join(this.root, area === "custody" ? "blobs" : "cache", toHex(utf8(recordId)))
+  }
+
+  /** Path of the sealed file of one version (tests and operators inspect it; it is only ciphertext). */
+  blobPath(area: VaultArea, recordId: string, version: number): string {
+    return join(this.dirOf(area, recordId), `${version}.bin`)
+  }
+
+  private async dataKey(area: VaultArea, recordId: string, create: boolean): Promise<Uint8Array | undefined> {
+    const {db, vaultKey} = this.open()
+    const dbKey = `${area}:${recordId}`
+    const wrapped = await db.get(dbKey)
+    if (wrapped !== undefined) return open_(vaultKey, wrapped, keyAad(area, recordId), `the data key of ${recordId}`)
+    if (!create) return undefined
+    const key = new Uint8Array(randomBytes(KEY_LENGTH))
+    await db.put(dbKey, seal(vaultKey, key, keyAad(area, recordId)), {sync: true})
+    return key
+  }
+
+  private async write(area: VaultArea, recordId: string, version: number, entry: VaultEntry): Promise<void> {
+    checkIds(recordId, version)
+    const key = (await this.dataKey(area, recordId, true)) as Uint8Array
+    const sealed = seal(key, encode({salt: entry.salt, resource: entry.resource}), blobAad(area, recordId, version))
+    const dir = this.dirOf(area, recordId)
+    await mkdir(dir, {recursive: true, mode: 0o700})
+    const path = this.blobPath(area, recordId, version)
+    const tmp = `${path}.tmp`
+    const handle = await open(tmp, "w", 0o600)
+    try {
+      await handle.writeFile(sealed)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(tmp, path)
+  }
+
+  private async read(area: VaultArea, recordId: string, version: number): Promise<VaultEntry | undefined> {
+    checkIds(recordId, version)
+    const key = await this.dataKey(area, recordId, false)
+    if (key === undefined) return undefined
+    let sealed: Uint8Array
+    try {
+      sealed = new Uint8Array(await readFile(this.blobPath(area, recordId, version)))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined
+      throw err
+    }
+    const plain = open_(key, sealed, blobAad(area, recordId, version), `${recordId} version ${version}`)
+    const value = decode(plain) as {salt?: unknown; resource?: unknown}
+    if (!(value.salt instanceof Uint8Array) || !(value.resource instanceof Uint8Array)) {
+      throw new VaultError(VaultErrorCode.TAMPERED, `${recordId} version ${version} has an unexpected layout`)
+    }
+    return {salt: value.salt, resource: value.resource}
+  }
+
+  private async versionsIn(area: VaultArea, recordId: string): Promise<number[]> {
+    checkIds(recordId)
+    let names: string[]
+    try {
+      names = await readdir(this.dirOf(area, recordId))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return []
+      throw err
+    }
+    return names
+      .map((name) => /^(\d+)\.bin$/.exec(name)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b)
+  }
+
+  /** Destroys the area's key and ciphertext of a record; returns whether anything was there. */
+  private async shred(area: VaultArea, recordId: string): Promise<boolean> {
+    checkIds(recordId)
+    const {db} = this.open()
+    const dbKey = `${area}:${recordId}`
+    const had = (await db.get(dbKey)) !== undefined
+    const versions = await this.versionsIn(area, recordId)
+    await db.del(dbKey, {sync: true})
+    // Compaction rewrites the tables (and flushes the write-ahead log), so the wrapped key's bytes leave the disk.
+    await db.compactRange(dbKey, `${dbKey}\xff`)
+    for (const version of versions) {
+      const path = this.blobPath(area, recordId, version)
+      try {
+        const size = (await stat(path)).size
+        await writeFile(path, new Uint8Array(size))
+      } catch {
+        // Already gone: nothing to overwrite.
+      }
+    }
+    await rm(this.dirOf(area, recordId), {recursive: true, force: true})
+    if (had || versions.length > 0) this.deps.logger?.info({recordId, area, versions: versions.length}, "record shredded from the vault")
+    return had || versions.length > 0
+  }
+
+  /** Stores a version this hospital is custodian of. */
+  async put(recordId: string, version: number, entry: VaultEntry): Promise<void> {
+    await this.write("custody", recordId, version, entry)
+  }
+
+  /** A custodial version, or undefined when never stored or erased; throws VAULT_ERROR_TAMPERED on altered bytes. */
+  async get(recordId: string, version: number): Promise<VaultEntry | undefined> {
+    return this.read("custody", recordId, version)
+  }
+
+  async versions(recordId: string): Promise<number[]> {
+    return this.versionsIn("custody", recordId)
+  }
+
+  async has(recordId: string): Promise<boolean> {
+    checkIds(recordId)
+    return (await this.open().db.get(`custody:${recordId}`)) !== undefined
+  }
+
+  /** Crypto-shreds a custodial record and any cached copy of it. */
+  async erase(recordId: string): Promise<boolean> {
+    const custody = await this.shred("custody", recordId)
+    const cached = await this.shred("cache", recordId)
+    return custody || cached
+  }
+
+  /** Keeps a verified copy fetched from another hospital. */
+  async cachePut(recordId: string, version: number, entry: VaultEntry): Promise<void> {
+    await this.write("cache", recordId, version, entry)
+  }
+
+  async cacheGet(recordId: string, version: number): Promise<VaultEntry | undefined> {
+    return this.read("cache", recordId, version)
+  }
+
+  async cachedVersions(recordId: string): Promise<number[]> {
+    return this.versionsIn("cache", recordId)
+  }
+
+  async cacheDrop(recordId: string): Promise<boolean> {
+    return this.shred("cache", recordId)
+  }
+}
