@@ -1,0 +1,171 @@
+import {existsSync, readFileSync} from "node:fs"
+import {isAbsolute, join, resolve} from "node:path"
+import {LOG_LEVELS, type LogLevel} from "../logger/index.js"
+import {NodeConfigError, NodeConfigErrorCode} from "./errors.js"
+import {CONFIG_FILE, defaultConfig, defaultDataDir, type NodeConfig} from "./options.js"
+
+export * from "./errors.js"
+export * from "./options.js"
+
+type Kind = "string" | "nullableString" | "path" | "nullablePath" | "port" | "int" | "nullableInt" | "bool" | "list" | "logLevel" | "logFormat"
+
+interface Setting {
+  kind: Kind
+  env: string
+  flag: string
+  doc: string
+}
+
+/**
+ * The single table of settings: config-file key (the object key), environment variable and CLI
+ * flag. Precedence is defaults < config file < environment < flags.
+ */
+export const SETTINGS: {readonly [K in keyof NodeConfig]: Setting} = {
+  dataDir: {kind: "path", env: "CARELEDGER_DATADIR", flag: "datadir", doc: "data directory (key, config, chain database)"},
+  genesis: {kind: "path", env: "CARELEDGER_GENESIS", flag: "genesis", doc: "genesis file, relative to the data dir"},
+  chainId: {kind: "nullableString", env: "CARELEDGER_CHAIN_ID", flag: "chain-id", doc: "expected chain id; refuse another genesis"},
+  listen: {kind: "list", env: "CARELEDGER_LISTEN", flag: "listen", doc: "libp2p listen multiaddrs"},
+  bootstrap: {kind: "list", env: "CARELEDGER_BOOTSTRAP", flag: "bootstrap", doc: "peers to dial at start"},
+  rpcHost: {kind: "string", env: "CARELEDGER_RPC_HOST", flag: "rpc-host", doc: "JSON-RPC bind address"},
+  rpcPort: {kind: "port", env: "CARELEDGER_RPC_PORT", flag: "rpc-port", doc: "JSON-RPC port (0 picks a free one)"},
+  rpcTokens: {kind: "nullablePath", env: "CARELEDGER_RPC_TOKENS", flag: "rpc-tokens", doc: "tokens file; required off loopback"},
+  rpcMaxBodyBytes: {kind: "int", env: "CARELEDGER_RPC_MAX_BODY_BYTES", flag: "rpc-max-body-bytes", doc: "largest request body"},
+  rpcMaxBatch: {kind: "int", env: "CARELEDGER_RPC_MAX_BATCH", flag: "rpc-max-batch", doc: "most calls per batch"},
+  metrics: {kind: "bool", env: "CARELEDGER_METRICS", flag: "metrics", doc: "serve /metrics, /health, /ready"},
+  metricsHost: {kind: "string", env: "CARELEDGER_METRICS_HOST", flag: "metrics-host", doc: "metrics bind address"},
+  metricsPort: {kind: "port", env: "CARELEDGER_METRICS_PORT", flag: "metrics-port", doc: "metrics port (0 picks a free one)"},
+  observer: {kind: "bool", env: "CARELEDGER_OBSERVER", flag: "observer", doc: "follow without voting"},
+  logLevel: {kind: "logLevel", env: "CARELEDGER_LOG_LEVEL", flag: "log-level", doc: "fatal|error|warn|info|debug|trace|silent"},
+  logFormat: {kind: "logFormat", env: "CARELEDGER_LOG_FORMAT", flag: "log-format", doc: "auto|pretty|json"},
+  blockIntervalMs: {kind: "nullableInt", env: "CARELEDGER_BLOCK_INTERVAL_MS", flag: "block-interval", doc: "override genesis block interval (ms)"},
+}
+
+const KEYS = Object.keys(SETTINGS) as (keyof NodeConfig)[]
+
+/** A partial config from one source, values not yet checked. */
+export type ConfigLayer = Partial<Record<keyof NodeConfig, unknown>>
+
+/** The `node:util` parseArgs option spec of every setting, for the CLI. */
+export function configFlagSpec(): Record<string, {type: "string" | "boolean"; multiple?: boolean}> {
+  const spec: Record<string, {type: "string" | "boolean"; multiple?: boolean}> = {}
+  for (const key of KEYS) {
+    const s = SETTINGS[key]
+    spec[s.flag] = s.kind === "bool" ? {type: "boolean"} : s.kind === "list" ? {type: "string", multiple: true} : {type: "string"}
+  }
+  return spec
+}
+
+/** Picks this module's settings out of parsed CLI flags (values as parseArgs returns them). */
+export function layerFromFlags(values: Record<string, unknown>): ConfigLayer {
+  const layer: ConfigLayer = {}
+  for (const key of KEYS) {
+    const value = values[SETTINGS[key].flag]
+    if (value !== undefined) layer[key] = value
+  }
+  return layer
+}
+
+/** Picks `CARELEDGER_*` variables out of an environment record (lists comma-separated). */
+export function layerFromEnv(env: Readonly<Record<string, string | undefined>>): ConfigLayer {
+  const layer: ConfigLayer = {}
+  for (const key of KEYS) {
+    const value = env[SETTINGS[key].env]
+    if (value !== undefined && value !== "") layer[key] = value
+  }
+  return layer
+}
+
+/** Reads `<dataDir>/config.json` (absent: empty layer). Unknown keys are refused, catching typos. */
+export function readConfigFile(path: string): ConfigLayer {
+  if (!existsSync(path)) return {}
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"))
+  } catch (err) {
+    throw new NodeConfigError(NodeConfigErrorCode.BAD_FILE, `${path}: ${(err as Error).message}`, {path})
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new NodeConfigError(NodeConfigErrorCode.BAD_FILE, `${path}: expected a JSON object`, {path})
+  }
+  for (const key of Object.keys(raw)) {
+    if (!Object.hasOwn(SETTINGS, key)) throw new NodeConfigError(NodeConfigErrorCode.BAD_FILE, `${path}: unknown setting ${key}`, {path, key})
+  }
+  return raw as ConfigLayer
+}
+
+export interface ConfigSources {
+  env?: Readonly<Record<string, string | undefined>>
+  flags?: ConfigLayer
+  /** Skips reading the config file (tests of precedence pass `file` instead). */
+  file?: ConfigLayer
+}
+
+/**
+ * Resolves the node config: defaults, then `<dataDir>/config.json`, then environment, then flags.
+ * The data dir itself comes from flags, then environment, then the default.
+ */
+export function resolveConfig(sources: ConfigSources): NodeConfig {
+  const envLayer = layerFromEnv(sources.env ?? {})
+  const flagLayer = sources.flags ?? {}
+  const dataDirRaw = flagLayer.dataDir ?? envLayer.dataDir ?? defaultDataDir()
+  const dataDir = resolve(parseValue("dataDir", dataDirRaw, "flags") as string)
+  const fileLayer = sources.file ?? readConfigFile(join(dataDir, CONFIG_FILE))
+  const config = defaultConfig(dataDir)
+  const target = config as unknown as Record<string, unknown>
+  for (const [name, layer] of [["config file", fileLayer], ["environment", envLayer], ["flags", flagLayer]] as const) {
+    for (const key of KEYS) {
+      if (key === "dataDir" || layer[key] === undefined) continue
+      target[key] = parseValue(key, layer[key], name)
+    }
+  }
+  config.genesis = resolvePath(dataDir, config.genesis)
+  if (config.rpcTokens !== null) config.rpcTokens = resolvePath(dataDir, config.rpcTokens)
+  return config
+}
+
+function resolvePath(dataDir: string, path: string): string {
+  return isAbsolute(path) ? path : join(dataDir, path)
+}
+
+function parseValue(key: keyof NodeConfig, raw: unknown, source: string): unknown {
+  const setting = SETTINGS[key]
+  const fail = (expected: string): never => {
+    throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, `${key} from ${source} must be ${expected}, got ${JSON.stringify(raw)}`, {
+      key,
+      source,
+    })
+  }
+  const asInt = (min: number, max: number): number => {
+    const n = typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : raw
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min || n > max) fail(`an integer in ${min}..${max}`)
+    return n as number
+  }
+  switch (setting.kind) {
+    case "string":
+    case "path":
+      return typeof raw === "string" && raw.length > 0 ? raw : fail("a non-empty string")
+    case "nullableString":
+    case "nullablePath":
+      return raw === null ? null : typeof raw === "string" && raw.length > 0 ? raw : fail("a non-empty string")
+    case "port":
+      return asInt(0, 65535)
+    case "int":
+      return asInt(1, Number.MAX_SAFE_INTEGER)
+    case "nullableInt":
+      return raw === null ? null : asInt(1, 3_600_000)
+    case "bool":
+      if (typeof raw === "boolean") return raw
+      if (typeof raw === "string" && /^(1|true|yes|on)$/i.test(raw)) return true
+      if (typeof raw === "string" && /^(0|false|no|off)$/i.test(raw)) return false
+      return fail("a boolean")
+    case "list": {
+      const list = typeof raw === "string" ? raw.split(",") : raw
+      if (!Array.isArray(list) || !list.every((item) => typeof item === "string")) return fail("a list of strings")
+      return (list as string[]).map((s) => s.trim()).filter((s) => s.length > 0)
+    }
+    case "logLevel":
+      return LOG_LEVELS.includes(raw as LogLevel) ? raw : fail(LOG_LEVELS.join("|"))
+    case "logFormat":
+      return raw === "auto" || raw === "pretty" || raw === "json" ? raw : fail("auto|pretty|json")
+  }
+}

@@ -1,0 +1,60 @@
+import {homedir} from "node:os"
+import {join} from "node:path"
+import type {LogLevel} from "../logger/index.js"
+
+/** Everything `careledger start` can be told, flat so file keys, env vars and flags line up one to one. */
+export interface NodeConfig {
+  dataDir: string
+  /** Genesis file; relative paths are resolved against the data dir. */
+  genesis: string
+  /** When set, the node refuses a genesis of another chain id. */
+  chainId: string | null
+  /** libp2p listen multiaddrs. */
+  listen: string[]
+  /** Peers dialled at start (multiaddrs with /p2p/<peer id>). */
+  bootstrap: string[]
+  rpcHost: string
+  rpcPort: number
+  /** Tokens file; required when rpcHost is not loopback. */
+  rpcTokens: string | null
+  rpcMaxBodyBytes: number
+  rpcMaxBatch: number
+  metrics: boolean
+  metricsHost: string
+  metricsPort: number
+  /** Follow the chain without voting even when this node's key is a validator. */
+  observer: boolean
+  logLevel: LogLevel
+  /** auto: pretty on a terminal, JSON otherwise. */
+  logFormat: "auto" | "pretty" | "json"
+  /** Overrides genesis' target block interval for blocks this node proposes (null: use genesis). */
+  blockIntervalMs: number | null
+}
+
+export const CONFIG_FILE = "config.json"
+
+export function defaultDataDir(): string {
+  return join(homedir(), ".careledger")
+}
+
+export function defaultConfig(dataDir: string): NodeConfig {
+  return {
+    dataDir,
+    genesis: "genesis.json",
+    chainId: null,
+    listen: ["/ip4/0.0.0.0/tcp/30400"],
+    bootstrap: [],
+    rpcHost: "127.0.0.1",
+    rpcPort: 8545,
+    rpcTokens: null,
+    rpcMaxBodyBytes: 1024 * 1024,
+    rpcMaxBatch: 100,
+    metrics: true,
+    metricsHost: "127.0.0.1",
+    metricsPort: 9464,
+    observer: false,
+    logLevel: "info",
+    logFormat: "auto",
+    blockIntervalMs: null,
+  }
+}

@@ -1,0 +1,84 @@
+import {CareLedgerError, isCareLedgerError} from "@careledger/core"
+import {RpcErrorCodes, toJsonValue, type JsonValue} from "@careledger/client"
+
+/** Failures of the RPC layer itself (requests, auth, lookups); each maps to one JSON-RPC code. */
+export enum RpcErrorCode {
+  PARSE = "RPC_ERROR_PARSE",
+  INVALID_REQUEST = "RPC_ERROR_INVALID_REQUEST",
+  METHOD_NOT_FOUND = "RPC_ERROR_METHOD_NOT_FOUND",
+  INVALID_PARAMS = "RPC_ERROR_INVALID_PARAMS",
+  INTERNAL = "RPC_ERROR_INTERNAL",
+  REQUEST_TOO_LARGE = "RPC_ERROR_REQUEST_TOO_LARGE",
+  BATCH_TOO_LARGE = "RPC_ERROR_BATCH_TOO_LARGE",
+  TOKEN_MISSING = "RPC_ERROR_TOKEN_MISSING",
+  TOKEN_UNKNOWN = "RPC_ERROR_TOKEN_UNKNOWN",
+  PERMISSION = "RPC_ERROR_PERMISSION",
+  RATE_LIMITED = "RPC_ERROR_RATE_LIMITED",
+  NOT_FOUND = "RPC_ERROR_NOT_FOUND",
+  NOT_A_VALIDATOR = "RPC_ERROR_NOT_A_VALIDATOR",
+  UNAVAILABLE = "RPC_ERROR_UNAVAILABLE",
+  WEBSOCKET_ONLY = "RPC_ERROR_WEBSOCKET_ONLY",
+}
+
+export class RpcServerError extends CareLedgerError<RpcErrorCode> {}
+
+/**
+ * The one table from CareLedgerError codes to JSON-RPC error codes. A domain error whose code is
+ * not listed still reaches the caller as -32000 with its code in `data.code`.
+ */
+export const JSON_RPC_CODE_OF: Readonly<Record<string, number>> = {
+  [RpcErrorCode.PARSE]: RpcErrorCodes.PARSE_ERROR,
+  [RpcErrorCode.INVALID_REQUEST]: RpcErrorCodes.INVALID_REQUEST,
+  [RpcErrorCode.METHOD_NOT_FOUND]: RpcErrorCodes.METHOD_NOT_FOUND,
+  [RpcErrorCode.INVALID_PARAMS]: RpcErrorCodes.INVALID_PARAMS,
+  [RpcErrorCode.INTERNAL]: RpcErrorCodes.INTERNAL_ERROR,
+  [RpcErrorCode.REQUEST_TOO_LARGE]: RpcErrorCodes.REQUEST_TOO_LARGE,
+  [RpcErrorCode.BATCH_TOO_LARGE]: RpcErrorCodes.BATCH_TOO_LARGE,
+  [RpcErrorCode.TOKEN_MISSING]: RpcErrorCodes.UNAUTHORIZED_TOKEN,
+  [RpcErrorCode.TOKEN_UNKNOWN]: RpcErrorCodes.UNAUTHORIZED_TOKEN,
+  [RpcErrorCode.PERMISSION]: RpcErrorCodes.UNAUTHORIZED_TOKEN,
+  [RpcErrorCode.RATE_LIMITED]: RpcErrorCodes.RATE_LIMITED,
+  [RpcErrorCode.NOT_FOUND]: RpcErrorCodes.NOT_FOUND,
+  [RpcErrorCode.NOT_A_VALIDATOR]: RpcErrorCodes.NOT_A_VALIDATOR,
+  [RpcErrorCode.UNAVAILABLE]: RpcErrorCodes.UNAVAILABLE,
+  [RpcErrorCode.WEBSOCKET_ONLY]: RpcErrorCodes.INVALID_REQUEST,
+  // Transactions (core TxErrorCode) and their encoding.
+  TX_ERROR_BAD_SIGNATURE: RpcErrorCodes.BAD_SIGNATURE,
+  TX_ERROR_WRONG_CHAIN: RpcErrorCodes.WRONG_CHAIN,
+  TX_ERROR_NONCE_REPLAYED: RpcErrorCodes.NONCE_REPLAYED,
+  TX_ERROR_UNAUTHORIZED: RpcErrorCodes.UNAUTHORIZED_SIGNER,
+  TX_ERROR_UNKNOWN_SENDER: RpcErrorCodes.UNAUTHORIZED_SIGNER,
+  TX_ERROR_SENDER_REVOKED: RpcErrorCodes.UNAUTHORIZED_SIGNER,
+  TX_ERROR_NONCE_GAP: RpcErrorCodes.NONCE_GAP,
+  TX_ERROR_MALFORMED: RpcErrorCodes.MALFORMED_TX,
+  TX_ERROR_TOO_LARGE: RpcErrorCodes.MALFORMED_TX,
+  TX_ERROR_UNKNOWN_TYPE: RpcErrorCodes.MALFORMED_TX,
+  TX_ERROR_BAD_PAYLOAD: RpcErrorCodes.MALFORMED_TX,
+  TX_ERROR_FIELD_TOO_LARGE: RpcErrorCodes.MALFORMED_TX,
+  TX_ERROR_CONFLICT: RpcErrorCodes.CONFLICT,
+  TX_ERROR_NOT_FOUND: RpcErrorCodes.NOT_FOUND,
+  ENCODING_ERROR_TOO_LARGE: RpcErrorCodes.MALFORMED_TX,
+  ENCODING_ERROR_MALFORMED: RpcErrorCodes.MALFORMED_TX,
+  ENCODING_ERROR_NON_CANONICAL: RpcErrorCodes.MALFORMED_TX,
+  // The mempool (core MempoolErrorCode).
+  MEMPOOL_ERROR_FULL: RpcErrorCodes.MEMPOOL_FULL,
+  MEMPOOL_ERROR_SENDER_FULL: RpcErrorCodes.MEMPOOL_FULL,
+  MEMPOOL_ERROR_DUPLICATE: RpcErrorCodes.DUPLICATE_TX,
+  MEMPOOL_ERROR_ALREADY_KNOWN: RpcErrorCodes.DUPLICATE_TX,
+  MEMPOOL_ERROR_TOO_LARGE: RpcErrorCodes.MALFORMED_TX,
+}
+
+export interface JsonRpcErrorObject {
+  code: number
+  message: string
+  data?: JsonValue
+}
+
+/** Turns anything a handler threw into a JSON-RPC error object; unexpected errors say nothing inside. */
+export function toJsonRpcError(err: unknown): JsonRpcErrorObject {
+  if (isCareLedgerError(err)) {
+    const code = JSON_RPC_CODE_OF[err.code] ?? RpcErrorCodes.DOMAIN_ERROR
+    return {code, message: err.message, data: {...(toJsonValue(err.details) as {[key: string]: JsonValue}), code: err.code}}
+  }
+  return {code: RpcErrorCodes.INTERNAL_ERROR, message: "internal error", data: {code: RpcErrorCode.INTERNAL}}
+}

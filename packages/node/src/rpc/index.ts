@@ -1,0 +1,7 @@
+export * from "./errors.js"
+export * from "./params.js"
+export * from "./method.js"
+export * from "./auth.js"
+export * from "./options.js"
+export * from "./feed.js"
+export * from "./server.js"

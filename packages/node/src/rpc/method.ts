@@ -1,0 +1,61 @@
+import type {Permission} from "@careledger/client"
+import type {ParamsParser} from "./params.js"
+
+export type {Permission}
+
+const RANK: Record<Permission, number> = {read: 0, submit: 1, admin: 2}
+
+/** True when a caller holding `held` may call a method that needs `needed`. */
+export function permits(held: Permission, needed: Permission): boolean {
+  return RANK[held] >= RANK[needed]
+}
+
+/** What a handler knows about its caller. */
+export interface CallContext {
+  /** The permission the caller's token carries (admin when auth is off on loopback). */
+  permission: Permission
+  /** Remote address of the HTTP or WebSocket client. */
+  clientAddress: string
+}
+
+export interface RpcMethodSpec<P, R> {
+  permission: Permission
+  params: ParamsParser<P>
+  handler: (params: P, call: CallContext) => Promise<R> | R
+  /** One line for docs and `rpc_methods`. */
+  summary: string
+}
+
+/** A method with its types erased behind parse-then-handle, so a table can hold many of them. */
+export interface RpcMethod {
+  readonly permission: Permission
+  readonly summary: string
+  invoke(params: unknown, call: CallContext): Promise<unknown>
+}
+
+/** Declares a method: its params are parsed before the handler sees them, so handlers get typed input. */
+export function method<P, R>(spec: RpcMethodSpec<P, R>): RpcMethod {
+  return {
+    permission: spec.permission,
+    summary: spec.summary,
+    async invoke(raw, call) {
+      const parsed = spec.params(raw)
+      return await spec.handler(parsed, call)
+    },
+  }
+}
+
+/** One namespace module's methods, keyed by full method name (`chain_head`). */
+export type RpcNamespace = Readonly<Record<string, RpcMethod>>
+
+/** Joins namespaces into one table, refusing duplicate names so one module cannot shadow another. */
+export function joinNamespaces(...namespaces: RpcNamespace[]): Map<string, RpcMethod> {
+  const table = new Map<string, RpcMethod>()
+  for (const ns of namespaces) {
+    for (const [name, m] of Object.entries(ns)) {
+      if (table.has(name)) throw new Error(`RPC method ${name} is defined twice`)
+      table.set(name, m)
+    }
+  }
+  return table
+}
