@@ -6,7 +6,7 @@
 /** Read access to state as of some block. Implemented by the store and by overlays. */
 export interface StateReader {
   get(key: string): Promise<Uint8Array | undefined>
-  /** Keys with `prefix`, in ascending key order, at most `limit` of them. */
+  /** StateKeys with `prefix`, in ascending key order, at most `limit` of them. */
   keys(prefix: string, limit: number): Promise<string[]>
 }
 

@@ -11,6 +11,10 @@ export const MAX_TX_BYTES = 64 * 1024
 export const MAX_CHAIN_ID_LENGTH = 64
 
 const TX_SIGNING_DOMAIN = utf8("careledger/tx/v1\n")
+/** CBOR header of the 5-field unsigned array; the signed form is a 6-field array with the signature last. */
+const UNSIGNED_ARRAY_HEADER = new Uint8Array([0x85])
+/** A 64-byte signature encodes as 0x58 0x40 followed by the bytes. */
+const ENCODED_SIGNATURE_LENGTH = 2 + SIGNATURE_LENGTH
 
 export interface UnsignedTx<T extends TxType = TxType> {
   chainId: string
@@ -35,6 +39,7 @@ export class Transaction<T extends TxType = TxType> {
   readonly signature: Uint8Array
   private cachedHash: Uint8Array | undefined
   private cachedBytes: Uint8Array | undefined
+  private verified: boolean | undefined
 
   private constructor(fields: UnsignedTx<T>, signature: Uint8Array, bytes?: Uint8Array) {
     this.chainId = fields.chainId
@@ -82,7 +87,11 @@ export class Transaction<T extends TxType = TxType> {
     const unsigned = {chainId, type, sender, nonce, payload} as UnsignedTx
     checkEnvelope(unsigned)
     const parsed = parsePayload(unsigned.type, payload)
-    return new Transaction({...unsigned, payload: parsed}, signature, bytes)
+    const tx = new Transaction({...unsigned, payload: parsed}, signature, bytes)
+    // The bytes are canonical, so the unsigned encoding is the same bytes minus the signature:
+    // hashing them directly saves re-encoding the transaction on the hot path.
+    tx.cachedHash = sha256(UNSIGNED_ARRAY_HEADER, bytes.subarray(1, bytes.length - ENCODED_SIGNATURE_LENGTH))
+    return tx
   }
 
   hash(): Uint8Array {
@@ -105,7 +114,9 @@ export class Transaction<T extends TxType = TxType> {
 
   /** True when the signature was made by the sender over this transaction. */
   verifySignature(): boolean {
-    return verifySignature(this.sender, concatBytes(TX_SIGNING_DOMAIN, this.hash()), this.signature)
+    // Cached: the mempool, block validation and execution all ask, and the answer cannot change.
+    this.verified ??= verifySignature(this.sender, concatBytes(TX_SIGNING_DOMAIN, this.hash()), this.signature)
+    return this.verified
   }
 }
 

@@ -1,0 +1,121 @@
+import {accountId} from "../crypto/keys.js"
+import type {StateReader} from "./types.js"
+import {StateKeys, granteeKey} from "./keys.js"
+import type {AccessLogEntry, ConsentRecord, ErasureRecord, HospitalRecord, IdentityRecord, RecordAnchor, RecordVersion, TrialRecord, ValidatorProposal} from "./records.js"
+import {
+  MAX_STATE_SCAN,
+  loadAccessLogByIndex,
+  loadChainMeta,
+  loadConsent,
+  loadConsentsByIndex,
+  loadErasure,
+  loadHospital,
+  loadHospitalByKey,
+  loadHospitals,
+  loadIdentity,
+  loadNonce,
+  loadProposals,
+  loadRecord,
+  loadRecordVersions,
+  loadTrialHead,
+  loadTrialResults,
+  loadTrialVersions,
+  loadValidatorSet,
+  validatorKeys,
+  type ChainMeta,
+} from "./repository.js"
+
+/** Read helpers for the node and the RPC layer; each reads one consistent StateReader. */
+
+type Account = Uint8Array | string
+
+const account = (who: Account): string => (typeof who === "string" ? who.toLowerCase() : accountId(who))
+
+/** Default and maximum page size of list queries. */
+export const DEFAULT_LIST_LIMIT = 100
+export const MAX_LIST_LIMIT = 1000
+
+const clampLimit = (limit: number | undefined): number =>
+  Math.max(1, Math.min(MAX_LIST_LIMIT, Number.isSafeInteger(limit) ? (limit as number) : DEFAULT_LIST_LIMIT))
+
+/** The ordered validator set in force for the next block. */
+export async function getValidators(state: StateReader): Promise<Uint8Array[]> {
+  return validatorKeys(await loadValidatorSet(state))
+}
+
+export function getChainMeta(state: StateReader): Promise<ChainMeta | undefined> {
+  return loadChainMeta(state)
+}
+
+export function getHospital(state: StateReader, id: string): Promise<HospitalRecord | undefined> {
+  return loadHospital(state, id)
+}
+
+export function getHospitalByKey(state: StateReader, key: Account): Promise<HospitalRecord | undefined> {
+  return loadHospitalByKey(state, account(key))
+}
+
+export function listHospitals(state: StateReader): Promise<HospitalRecord[]> {
+  return loadHospitals(state)
+}
+
+export function getIdentity(state: StateReader, key: Account): Promise<IdentityRecord | undefined> {
+  return loadIdentity(state, account(key))
+}
+
+/** The nonce the account's next transaction must carry. */
+export function getNextNonce(state: StateReader, key: Account): Promise<number> {
+  return loadNonce(state, account(key))
+}
+
+export interface RecordWithVersions extends RecordAnchor {
+  /** Every anchored version, oldest first. */
+  versions: RecordVersion[]
+  erasure: ErasureRecord | null
+}
+
+export async function getRecord(state: StateReader, recordId: string): Promise<RecordWithVersions | undefined> {
+  const record = await loadRecord(state, recordId)
+  if (record === undefined) return undefined
+  const [versions, erasure] = await Promise.all([loadRecordVersions(state, recordId), loadErasure(state, recordId)])
+  return {...record, versions, erasure: erasure ?? null}
+}
+
+export type ConsentQuery = {patient: Account} | {grantee: {kind: "person"; key: Account} | {kind: "hospital"; hospital: string}}
+
+/** Consents of a patient, or to a grantee, in consent-id order. */
+export function listConsents(state: StateReader, query: ConsentQuery, limit?: number): Promise<ConsentRecord[]> {
+  const prefix =
+    "patient" in query
+      ? StateKeys.consentByPatientPrefix(account(query.patient))
+      : StateKeys.consentByGranteePrefix(
+          granteeKey(query.grantee.kind === "person" ? {kind: "person", key: account(query.grantee.key)} : query.grantee),
+        )
+  return loadConsentsByIndex(state, prefix, clampLimit(limit))
+}
+
+export function getConsent(state: StateReader, consentId: string): Promise<ConsentRecord | undefined> {
+  return loadConsent(state, consentId.toLowerCase())
+}
+
+export type AccessLogQuery = {patient: Account} | {recordId: string}
+
+/** Access-log entries of a patient or a record, newest first. */
+export function listAccessLog(state: StateReader, query: AccessLogQuery, limit?: number): Promise<AccessLogEntry[]> {
+  const prefix = "patient" in query ? StateKeys.accessLogByPatientPrefix(account(query.patient)) : StateKeys.accessLogByRecordPrefix(query.recordId)
+  return loadAccessLogByIndex(state, prefix, clampLimit(limit))
+}
+
+export async function getTrial(state: StateReader, trialId: string): Promise<TrialRecord | undefined> {
+  const head = await loadTrialHead(state, trialId)
+  if (head === undefined) return undefined
+  const [protocols, resultEntries] = await Promise.all([loadTrialVersions(state, trialId), loadTrialResults(state, trialId)])
+  return {...head, protocols, resultEntries}
+}
+
+/** Pending validator-set proposals with their voters. */
+export function listValidatorProposals(state: StateReader): Promise<ValidatorProposal[]> {
+  return loadProposals(state)
+}
+
+export {MAX_STATE_SCAN}
