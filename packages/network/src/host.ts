@@ -1,0 +1,677 @@
+import {createLibp2p, type Libp2p} from "libp2p"
+import {tcp} from "@libp2p/tcp"
+import {noise} from "@libp2p/noise"
+import {yamux} from "@libp2p/yamux"
+import {identify, type Identify} from "@libp2p/identify"
+import {ping, type Ping} from "@libp2p/ping"
+import {gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type GossipsubMessage} from "@libp2p/gossipsub"
+import {createPeerScoreParams, createTopicScoreParams, type PeerScoreParams} from "@libp2p/gossipsub/score"
+import {privateKeyFromProtobuf} from "@libp2p/crypto/keys"
+import {peerIdFromString} from "@libp2p/peer-id"
+import type {PeerId} from "@libp2p/interface"
+import {multiaddr, type Multiaddr} from "@multiformats/multiaddr"
+import {sha256, Transaction, utf8, concatBytes, toHex, type PrivateKey} from "@careledger/core"
+import {NetworkError, NetworkErrorCode} from "./errors.js"
+import {resolveOptions, type NetworkOptions} from "./options.js"
+import {silentLogger, type Logger, type NetworkMetrics} from "./metrics.js"
+import {MembershipGater} from "./gater.js"
+import {BoundedPublisher, TxBatcher} from "./publisher.js"
+import {GOSSIP_TOPICS, topicCodecs, topicName, type GossipHandler, type GossipHandlers, type GossipMessages, type GossipTopic, type TopicCodec, type ValidationResult} from "./gossip/topics.js"
+import {requestStream, serveProtocol, type RequestHandler} from "./reqresp/framing.js"
+import {
+  decodeBlockChunk,
+  decodeBlockRangeRequest,
+  decodeStatus,
+  encodeBlockChunk,
+  encodeBlockRangeRequest,
+  encodeStatus,
+  PROTOCOLS,
+  protocolId,
+  protocolLimits,
+  type BlockWithCommit,
+  type ChainStatus,
+  type ProtocolName,
+} from "./reqresp/protocols.js"
+
+/** What the host needs from the node. */
+export interface NetworkDependencies {
+  /** The node's persistent key: its libp2p peer ID and its validator identity. */
+  privateKey: PrivateKey
+  /** One validator per gossip topic, run before a message is relayed. */
+  gossipHandlers: GossipHandlers
+  /** The node's current chain status, sent to peers on connect. */
+  getStatus(): ChainStatus
+  /** Finalized blocks `from..from+count-1` with their certificates; stops early at the head. */
+  readBlocks(from: number, count: number): AsyncIterable<BlockWithCommit>
+  /** Answers a record request (the health-data layer defines the payloads and the policy). */
+  recordHandler?(request: Uint8Array, from: string): Promise<Uint8Array>
+  metrics?: NetworkMetrics
+  logger?: Logger
+}
+
+export type PeerConnectionStatus = "connected" | "dialing" | "disconnected" | "banned"
+
+export interface PeerInfo {
+  peerId: string
+  addresses: string[]
+  status: PeerConnectionStatus
+  /** Round-trip time of the last ping, in milliseconds. */
+  latencyMs: number | undefined
+  chain: ChainStatus | undefined
+  /** Whether we keep redialling it (bootstrap, added by an operator, or seen connected). */
+  persistent: boolean
+}
+
+export interface NetworkEventMap {
+  "peer:status": {peerId: string; status: ChainStatus}
+  "peer:connected": {peerId: string}
+  "peer:disconnected": {peerId: string}
+  "peer:penalised": {peerId: string; reason: string}
+}
+
+type Listener<K extends keyof NetworkEventMap> = (detail: NetworkEventMap[K]) => void
+
+/** The gossipsub methods beyond its public interface that asynchronous validation and scoring need. */
+interface GossipSubInternals extends GossipSub {
+  reportMessageValidationResult(msgId: string, propagationSource: string, acceptance: TopicValidatorResult): void
+  getScore(peerId: string): number
+  getMeshPeers(topic: string): string[]
+}
+
+type Services = {identify: Identify; ping: Ping; pubsub: GossipSub}
+
+interface KnownPeer {
+  peerId: PeerId
+  /** Dial addresses given by the operator; empty when we rely on the peer store (identify). */
+  addrs: Multiaddr[]
+  attempts: number
+  timer: NodeJS.Timeout | undefined
+  dialing: boolean
+  latencyMs: number | undefined
+}
+
+/**
+ * The CareLedger libp2p host: TCP + Noise + Yamux, identify, ping, gossipsub with per-topic
+ * validation, the status/blocks/record request-response protocols, a membership gater, and a
+ * redial loop with bounded exponential backoff.
+ */
+export class NetworkHost {
+  readonly options: NetworkOptions
+  readonly peerId: string
+  private readonly deps: NetworkDependencies
+  private readonly log: Logger
+  private readonly gater: MembershipGater
+  private libp2p: Libp2p<Services> | undefined
+  private starting: Promise<void> | undefined
+  private readonly known = new Map<string, KnownPeer>()
+  private readonly statuses = new Map<string, ChainStatus>()
+  private readonly listeners = new Map<keyof NetworkEventMap, Set<(detail: never) => void>>()
+  private readonly topicByName = new Map<string, GossipTopic>()
+  private readonly publisher: BoundedPublisher
+  private readonly txBatcher: TxBatcher
+  private pingTimer: NodeJS.Timeout | undefined
+  private abort = new AbortController()
+
+  constructor(options: Partial<NetworkOptions> & {chainId: string}, dependencies: NetworkDependencies) {
+    this.options = resolveOptions(options)
+    this.deps = dependencies
+    this.log = dependencies.logger ?? silentLogger
+    this.peerId = dependencies.privateKey.peerId
+    this.gater = new MembershipGater(this.peerId, this.options.members, this.options.observers)
+    for (const topic of GOSSIP_TOPICS) this.topicByName.set(topicName(this.options.chainId, topic), topic)
+    for (const addr of this.options.bootstrap) this.rememberAddress(parsePeerAddress(addr))
+    this.publisher = new BoundedPublisher(
+      (topic, data) => this.sendGossip(topic, data),
+      this.options.maxPublishInFlight,
+      this.options.maxPublishWaiting,
+    )
+    this.txBatcher = new TxBatcher(
+      this.publisher,
+      {
+        maxTxs: this.options.maxTxsPerMessage,
+        maxBytes: this.options.maxTxMessageBytes,
+        maxQueued: this.options.maxQueuedTxs,
+        delayMs: this.options.txBatchDelayMs,
+      },
+      (err) => {
+        this.deps.metrics?.gossipDropped?.("tx")
+        this.log.warn({err: (err as Error).message}, "tx batch not published")
+      },
+    )
+  }
+
+  // ---- lifecycle ----
+
+  get started(): boolean {
+    return this.libp2p !== undefined
+  }
+
+  async start(): Promise<void> {
+    if (this.libp2p !== undefined) return
+    this.starting ??= this.doStart().finally(() => {
+      this.starting = undefined
+    })
+    return this.starting
+  }
+
+  async stop(): Promise<void> {
+    if (this.starting !== undefined) await this.starting.catch(() => undefined)
+    const node = this.libp2p
+    if (node === undefined) return
+    this.libp2p = undefined
+    this.abort.abort()
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer)
+    this.pingTimer = undefined
+    for (const peer of this.known.values()) {
+      if (peer.timer !== undefined) clearTimeout(peer.timer)
+      peer.timer = undefined
+      peer.attempts = 0
+      peer.dialing = false
+    }
+    this.txBatcher.stop()
+    this.publisher.drain()
+    this.statuses.clear()
+    await node.stop()
+    this.deps.metrics?.peerCount?.(0)
+    this.log.info({peerId: this.peerId}, "network stopped")
+  }
+
+  private async doStart(): Promise<void> {
+    const o = this.options
+    this.abort = new AbortController()
+    const node = await createLibp2p({
+      privateKey: privateKeyFromProtobuf(this.deps.privateKey.toLibp2pProtobuf()),
+      addresses: {listen: o.listen},
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: this.gater.connectionGater(),
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          // A consortium has 4..10 members: a mesh of 3..8 reaches everyone in one or two hops.
+          D: 4,
+          Dlo: 3,
+          Dhi: 8,
+          Dout: 1,
+          Dlazy: 4,
+          heartbeatInterval: o.heartbeatMs,
+          emitSelf: false,
+          floodPublish: true,
+          allowPublishToZeroTopicPeers: true,
+          ignoreDuplicatePublishError: true,
+          asyncValidation: true,
+          doPX: false,
+          fallbackToFloodsub: false,
+          // Messages are authenticated by their own signatures (txs, votes); ids are content hashes
+          // so the same payload from two members is one message.
+          globalSignaturePolicy: StrictNoSign,
+          msgIdFn: (msg) => sha256(concatBytes(utf8(msg.topic), msg.data)),
+          allowedTopics: [...this.topicByName.keys()],
+          maxInboundDataLength: o.maxConsensusMessageBytes + 64 * 1024,
+          scoreParams: this.scoreParams(),
+          scoreThresholds: {
+            gossipThreshold: -200,
+            publishThreshold: -400,
+            graylistThreshold: -800,
+            acceptPXThreshold: 100,
+            opportunisticGraftThreshold: 5,
+          },
+        }),
+      },
+      start: false,
+    })
+    this.libp2p = node
+    node.addEventListener("peer:connect", (evt) => this.onConnect(evt.detail))
+    node.addEventListener("peer:disconnect", (evt) => this.onDisconnect(evt.detail))
+    const pubsub = this.pubsub(node)
+    pubsub.addEventListener("gossipsub:message", (evt) => void this.onGossip(pubsub, evt.detail))
+    await this.registerProtocols(node)
+    await node.start()
+    for (const name of this.topicByName.keys()) pubsub.subscribe(name)
+    this.pingTimer = setInterval(() => this.pingAll(), o.pingIntervalMs)
+    this.pingTimer.unref()
+    for (const peer of this.known.values()) this.scheduleRedial(peer, true)
+    this.log.info({peerId: this.peerId, listen: this.addresses()}, "network started")
+  }
+
+  private scoreParams(): Partial<PeerScoreParams> {
+    const topics: PeerScoreParams["topics"] = {}
+    for (const name of this.topicByName.keys()) {
+      topics[name] = createTopicScoreParams({
+        topicWeight: 1,
+        timeInMeshWeight: 0.01,
+        timeInMeshQuantum: 1000,
+        timeInMeshCap: 100,
+        firstMessageDeliveriesWeight: 1,
+        firstMessageDeliveriesDecay: 0.9,
+        firstMessageDeliveriesCap: 10,
+        // A quiet consortium legitimately sends few messages: never punish silence.
+        meshMessageDeliveriesWeight: 0,
+        meshFailurePenaltyWeight: 0,
+        // One invalid message costs 100 points and decays slowly, so a forger is throttled fast.
+        invalidMessageDeliveriesWeight: -100,
+        invalidMessageDeliveriesDecay: 0.99,
+      })
+    }
+    // Members share hosts in a devnet and on a LAN; address colocation says nothing here.
+    return createPeerScoreParams({topics, IPColocationFactorWeight: 0})
+  }
+
+  // ---- addresses and peers ----
+
+  /** Listen multiaddrs with our /p2p/ id, as other nodes should dial them. */
+  addresses(): string[] {
+    return this.node().getMultiaddrs().map((ma) => ma.toString())
+  }
+
+  /** Adds a peer to dial and keep redialling (admin RPC); resolves once connected. */
+  async addPeer(address: string): Promise<void> {
+    const node = this.node()
+    const {peerId, addr} = parsePeerAddress(address)
+    if (!this.gater.admits(peerId.toString())) {
+      throw new NetworkError(NetworkErrorCode.NOT_A_MEMBER, `peer ${peerId.toString()} is not a member`, {peerId: peerId.toString()})
+    }
+    const peer = this.rememberAddress({peerId, addr})
+    try {
+      await node.dial(addr, {signal: AbortSignal.timeout(this.options.requestTimeoutMs)})
+    } catch (err) {
+      this.scheduleRedial(peer, false)
+      throw new NetworkError(NetworkErrorCode.DIAL_FAILED, `dial ${address}: ${(err as Error).message}`, {peerId: peerId.toString()})
+    }
+  }
+
+  peers(): PeerInfo[] {
+    const node = this.node()
+    const connected = new Map<string, string[]>()
+    for (const conn of node.getConnections()) {
+      const id = conn.remotePeer.toString()
+      connected.set(id, [...(connected.get(id) ?? []), conn.remoteAddr.toString()])
+    }
+    const out: PeerInfo[] = []
+    const ids = new Set([...connected.keys(), ...this.known.keys()])
+    for (const id of ids) {
+      const known = this.known.get(id)
+      const addrs = connected.get(id) ?? known?.addrs.map((a) => a.toString()) ?? []
+      let status: PeerConnectionStatus = "disconnected"
+      if (connected.has(id)) status = "connected"
+      else if (this.gater.isBanned(id)) status = "banned"
+      else if (known?.dialing === true) status = "dialing"
+      out.push({peerId: id, addresses: addrs, status, latencyMs: known?.latencyMs, chain: this.statuses.get(id), persistent: known !== undefined})
+    }
+    return out
+  }
+
+  connectedPeers(): string[] {
+    return [...new Set(this.node().getConnections().map((c) => c.remotePeer.toString()))]
+  }
+
+  /** Latest status each connected peer reported. */
+  peerStatuses(): Map<string, ChainStatus> {
+    return new Map(this.statuses)
+  }
+
+  /** Replaces the member set (validators; observers stay); peers no longer admitted are disconnected. */
+  async setMembers(keys: readonly string[]): Promise<void> {
+    const removed = this.gater.setMembers(keys)
+    await this.hangUpAll(removed)
+    if (this.libp2p !== undefined) for (const peer of this.known.values()) this.scheduleRedial(peer, false)
+  }
+
+  async setObservers(keys: readonly string[]): Promise<void> {
+    const removed = this.gater.setObservers(keys)
+    await this.hangUpAll(removed)
+  }
+
+  /** Bans a peer that misbehaved (forged data) for `banMs` and cuts its connections. */
+  async penalise(peerId: string, reason: string): Promise<void> {
+    this.gater.ban(peerId, Date.now() + this.options.banMs)
+    this.deps.metrics?.peerPenalised?.(reason)
+    this.log.warn({peerId, reason}, "peer penalised")
+    this.emit("peer:penalised", {peerId, reason})
+    await this.hangUpAll(new Set([peerId]))
+  }
+
+  isBanned(peerId: string): boolean {
+    return this.gater.isBanned(peerId)
+  }
+
+  /** The gossipsub score of a peer: invalid messages drive it negative. */
+  getScore(peerId: string): number {
+    return this.pubsub(this.node()).getScore(peerId)
+  }
+
+  /** Peers in our gossip mesh for a topic. */
+  meshPeers(topic: GossipTopic): string[] {
+    return this.pubsub(this.node()).getMeshPeers(topicName(this.options.chainId, topic))
+  }
+
+  /** Peers subscribed to a topic, whether or not they are in our mesh. */
+  topicPeers(topic: GossipTopic): string[] {
+    return this.pubsub(this.node()).getSubscribers(topicName(this.options.chainId, topic)).map((p) => p.toString())
+  }
+
+  on<K extends keyof NetworkEventMap>(event: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(event)
+    if (set === undefined) {
+      set = new Set()
+      this.listeners.set(event, set)
+    }
+    set.add(listener as (detail: never) => void)
+    return () => set.delete(listener as (detail: never) => void)
+  }
+
+  private emit<K extends keyof NetworkEventMap>(event: K, detail: NetworkEventMap[K]): void {
+    for (const listener of this.listeners.get(event) ?? []) {
+      try {
+        ;(listener as Listener<K>)(detail)
+      } catch (err) {
+        this.log.error({event, err: (err as Error).message}, "network event listener failed")
+      }
+    }
+  }
+
+  private rememberAddress({peerId, addr}: {peerId: PeerId; addr?: Multiaddr}): KnownPeer {
+    const id = peerId.toString()
+    let peer = this.known.get(id)
+    if (peer === undefined) {
+      peer = {peerId, addrs: [], attempts: 0, timer: undefined, dialing: false, latencyMs: undefined}
+      this.known.set(id, peer)
+    }
+    if (addr !== undefined && !peer.addrs.some((a) => a.equals(addr))) peer.addrs.push(addr)
+    return peer
+  }
+
+  private async hangUpAll(peerIds: Set<string>): Promise<void> {
+    const node = this.libp2p
+    if (node === undefined) return
+    await Promise.all(
+      [...peerIds].map(async (id) => {
+        const peer = this.known.get(id)
+        if (peer?.timer !== undefined) {
+          clearTimeout(peer.timer)
+          peer.timer = undefined
+        }
+        await node.hangUp(peerIdFromString(id)).catch((err: Error) => this.log.debug({peerId: id, err: err.message}, "hang up failed"))
+      }),
+    )
+  }
+
+  private onConnect(peerId: PeerId): void {
+    const id = peerId.toString()
+    const peer = this.rememberAddress({peerId})
+    peer.attempts = 0
+    if (peer.timer !== undefined) clearTimeout(peer.timer)
+    peer.timer = undefined
+    this.deps.metrics?.peerCount?.(this.connectedPeers().length)
+    this.log.debug({peerId: id}, "peer connected")
+    this.emit("peer:connected", {peerId: id})
+    void this.requestStatus(id).catch((err: Error) => this.log.debug({peerId: id, err: err.message}, "status exchange failed"))
+    void this.pingPeer(peer)
+  }
+
+  private onDisconnect(peerId: PeerId): void {
+    const id = peerId.toString()
+    this.statuses.delete(id)
+    if (this.libp2p === undefined) return
+    this.deps.metrics?.peerCount?.(this.connectedPeers().length)
+    this.log.debug({peerId: id}, "peer disconnected")
+    this.emit("peer:disconnected", {peerId: id})
+    const peer = this.known.get(id)
+    if (peer !== undefined) this.scheduleRedial(peer, false)
+  }
+
+  /**
+   * Redials a known member with exponential backoff (base * 2^attempts, capped, minus jitter) until
+   * it is connected again; a member restarted on the same key and address comes back by itself.
+   */
+  private scheduleRedial(peer: KnownPeer, immediate: boolean): void {
+    const node = this.libp2p
+    if (node === undefined || peer.timer !== undefined || peer.dialing) return
+    const id = peer.peerId.toString()
+    if (!this.gater.admits(id) || node.getConnections(peer.peerId).length > 0) return
+    const o = this.options
+    const backoff = Math.min(o.redialMaxMs, o.redialBaseMs * 2 ** peer.attempts)
+    const delay = immediate ? 0 : Math.round(backoff * (1 - o.redialJitter * Math.random()))
+    peer.timer = setTimeout(() => {
+      peer.timer = undefined
+      void this.redial(peer)
+    }, delay)
+    peer.timer.unref()
+  }
+
+  private async redial(peer: KnownPeer): Promise<void> {
+    const node = this.libp2p
+    if (node === undefined) return
+    const id = peer.peerId.toString()
+    if (!this.gater.admits(id) || node.getConnections(peer.peerId).length > 0) return
+    peer.dialing = true
+    try {
+      const signal = AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs), this.abort.signal])
+      // Operator-given addresses first; otherwise the peer store's (learned through identify).
+      if (peer.addrs.length > 0) await node.dial(peer.addrs, {signal})
+      else await node.dial(peer.peerId, {signal})
+      peer.attempts = 0
+    } catch (err) {
+      peer.attempts = Math.min(peer.attempts + 1, 30)
+      this.log.debug({peerId: id, attempts: peer.attempts, err: (err as Error).message}, "redial failed")
+    } finally {
+      peer.dialing = false
+    }
+    if (this.libp2p !== undefined && node.getConnections(peer.peerId).length === 0) this.scheduleRedial(peer, false)
+  }
+
+  private pingAll(): void {
+    for (const id of this.connectedPeers()) {
+      const peer = this.known.get(id)
+      if (peer !== undefined) void this.pingPeer(peer)
+    }
+  }
+
+  private async pingPeer(peer: KnownPeer): Promise<void> {
+    const node = this.libp2p
+    if (node === undefined) return
+    try {
+      peer.latencyMs = await node.services.ping.ping(peer.peerId, {signal: AbortSignal.timeout(this.options.requestTimeoutMs)})
+    } catch (err) {
+      this.log.debug({peerId: peer.peerId.toString(), err: (err as Error).message}, "ping failed")
+    }
+  }
+
+  // ---- gossip ----
+
+  /** Queues transactions for batched gossip; throws QUEUE_FULL when the bounded queue is full. */
+  publishTxs(txs: readonly (Transaction | Uint8Array)[]): void {
+    this.node()
+    this.txBatcher.enqueue(txs.map((tx) => (tx instanceof Uint8Array ? tx : tx.serialize())))
+  }
+
+  /** Publishes queued transactions now. */
+  flushTxs(): Promise<void> {
+    return this.txBatcher.flush()
+  }
+
+  /** Publishes an encoded consensus message (proposal with its block, or vote). */
+  publishConsensus(message: Uint8Array): Promise<void> {
+    return this.publish("consensus", message)
+  }
+
+  /**
+   * Publishes an already encoded message on a topic, waiting for an in-flight slot. Transactions
+   * should go through `publishTxs`, which batches them.
+   */
+  async publish(topic: GossipTopic, data: Uint8Array): Promise<void> {
+    this.node()
+    const limit = topicCodecs[topic].maxBytes(this.options)
+    if (data.length > limit) {
+      throw new NetworkError(NetworkErrorCode.TOO_LARGE, `${topic} message of ${data.length} bytes exceeds ${limit}`, {topic})
+    }
+    await this.publisher.publish(topic, data)
+  }
+
+  private async sendGossip(topic: GossipTopic, data: Uint8Array): Promise<void> {
+    const node = this.node()
+    await this.pubsub(node).publish(topicName(this.options.chainId, topic), data)
+    this.deps.metrics?.gossipOut?.(topic, 1)
+  }
+
+  private async onGossip(pubsub: GossipSubInternals, event: GossipsubMessage): Promise<void> {
+    const {msgId, propagationSource, msg} = event
+    const from = propagationSource.toString()
+    const topic = this.topicByName.get(msg.topic)
+    let result: ValidationResult
+    if (topic === undefined) {
+      result = "reject"
+    } else {
+      result = await this.validate(topic, msg.data, from)
+      this.deps.metrics?.gossipIn?.(topic, result)
+    }
+    if (this.libp2p === undefined) return
+    const acceptance =
+      result === "accept" ? TopicValidatorResult.Accept : result === "ignore" ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+    pubsub.reportMessageValidationResult(msgId, from, acceptance)
+  }
+
+  private async validate<T extends GossipTopic>(topic: T, data: Uint8Array, from: string): Promise<ValidationResult> {
+    let message: GossipMessages[T]
+    try {
+      message = (topicCodecs[topic] as TopicCodec<T>).decode(data, this.options)
+    } catch (err) {
+      this.log.debug({topic, from, err: (err as Error).message}, "gossip message rejected by decoding")
+      return "reject"
+    }
+    try {
+      return await (this.deps.gossipHandlers[topic] as GossipHandler<T>)(message, from)
+    } catch (err) {
+      // A handler that throws has a bug or a local failure: do not blame the peer for it.
+      this.log.error({topic, from, err: (err as Error).message}, "gossip handler failed")
+      return "ignore"
+    }
+  }
+
+  // ---- request/response ----
+
+  private async registerProtocols(node: Libp2p<Services>): Promise<void> {
+    const handlers: {[P in ProtocolName]: RequestHandler} = {
+      status: (request, from) => this.serveStatus(request, from),
+      blocks: (request) => this.serveBlocks(request),
+      record: (request, from) => this.serveRecord(request, from),
+    }
+    for (const name of PROTOCOLS) {
+      await serveProtocol(
+        node,
+        protocolId(this.options.chainId, name),
+        protocolLimits(name, this.options),
+        handlers[name],
+        this.log,
+        this.deps.metrics,
+      )
+    }
+  }
+
+  private async *serveStatus(request: Uint8Array, from: string): AsyncIterable<Uint8Array> {
+    this.recordStatus(from, decodeStatus(request))
+    yield encodeStatus(this.deps.getStatus())
+  }
+
+  private async *serveBlocks(request: Uint8Array): AsyncIterable<Uint8Array> {
+    const {from, count} = decodeBlockRangeRequest(request, this.options.maxBlocksPerRequest)
+    let served = 0
+    for await (const chunk of this.deps.readBlocks(from, count)) {
+      if (served++ >= count) break
+      yield encodeBlockChunk(chunk)
+    }
+  }
+
+  private async *serveRecord(request: Uint8Array, from: string): AsyncIterable<Uint8Array> {
+    const handler = this.deps.recordHandler
+    if (handler === undefined) throw new NetworkError(NetworkErrorCode.REMOTE_ERROR, "this node serves no records")
+    const response = await handler(request, from)
+    if (response.length > this.options.maxRecordBytes) {
+      throw new NetworkError(NetworkErrorCode.TOO_LARGE, `record response of ${response.length} bytes exceeds ${this.options.maxRecordBytes}`)
+    }
+    yield response
+  }
+
+  private recordStatus(peerId: string, status: ChainStatus): void {
+    this.statuses.set(peerId, status)
+    this.emit("peer:status", {peerId, status})
+  }
+
+  /** Exchanges statuses with a peer (done automatically on connect). */
+  async requestStatus(peerId: string): Promise<ChainStatus> {
+    const node = this.node()
+    const request = encodeStatus(this.deps.getStatus())
+    for await (const chunk of requestStream(node, peerIdFromString(peerId), this.protocol("status"), protocolLimits("status", this.options), request)) {
+      const status = decodeStatus(chunk)
+      this.recordStatus(peerId, status)
+      this.deps.metrics?.reqRespOut?.("status", "ok")
+      return status
+    }
+    throw new NetworkError(NetworkErrorCode.MALFORMED, "empty status response", {peerId})
+  }
+
+  /** Streams finalized blocks `from..from+count-1` with their certificates from a peer. */
+  async *requestBlocks(peerId: string, from: number, count: number, signal?: AbortSignal): AsyncGenerator<BlockWithCommit> {
+    const node = this.node()
+    if (count < 1 || count > this.options.maxBlocksPerRequest) {
+      throw new NetworkError(NetworkErrorCode.BAD_OPTIONS, `block request count must be 1..${this.options.maxBlocksPerRequest}`)
+    }
+    const request = encodeBlockRangeRequest({from, count})
+    for await (const chunk of requestStream(node, peerIdFromString(peerId), this.protocol("blocks"), protocolLimits("blocks", this.options), request, signal)) {
+      yield decodeBlockChunk(chunk)
+    }
+  }
+
+  /** Sends a record request to a peer (normally the record's custodian) and returns its answer. */
+  async requestRecord(peerId: string, request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    const node = this.node()
+    const limits = protocolLimits("record", this.options)
+    try {
+      for await (const chunk of requestStream(node, peerIdFromString(peerId), this.protocol("record"), limits, request, signal)) {
+        this.deps.metrics?.reqRespOut?.("record", "ok")
+        return chunk
+      }
+    } catch (err) {
+      this.deps.metrics?.reqRespOut?.("record", "error")
+      throw err
+    }
+    throw new NetworkError(NetworkErrorCode.MALFORMED, "empty record response", {peerId})
+  }
+
+  private protocol(name: ProtocolName): string {
+    return protocolId(this.options.chainId, name)
+  }
+
+  private node(): Libp2p<Services> {
+    if (this.libp2p === undefined) throw new NetworkError(NetworkErrorCode.NOT_STARTED, "the network host is not started")
+    return this.libp2p
+  }
+
+  private pubsub(node: Libp2p<Services>): GossipSubInternals {
+    return node.services.pubsub as GossipSubInternals
+  }
+}
+
+/** Parses `/ip4/.../tcp/.../p2p/<id>`; the peer id is required so the gater can check membership. */
+export function parsePeerAddress(address: string): {peerId: PeerId; addr: Multiaddr} {
+  let addr: Multiaddr
+  try {
+    addr = multiaddr(address)
+  } catch (err) {
+    throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `${address}: ${(err as Error).message}`, {address})
+  }
+  const p2p = addr.getComponents().find((c) => c.name === "p2p")?.value
+  if (p2p === undefined) throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `${address} has no /p2p/ peer id`, {address})
+  try {
+    return {peerId: peerIdFromString(p2p), addr}
+  } catch (err) {
+    throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `${address}: bad peer id (${(err as Error).message})`, {address})
+  }
+}
+
+export function publicKeyHexOfPeer(peerId: string): string | undefined {
+  const key = peerIdFromString(peerId).publicKey
+  return key === undefined ? undefined : toHex(key.raw)
+}

@@ -1,0 +1,71 @@
+/** Typed options of the network host, with the defaults a small hospital consortium needs. */
+export interface NetworkOptions {
+  /** Chain id: every topic and protocol name is scoped by it, so two chains never mix. */
+  chainId: string
+  /** Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/30333`. */
+  listen: string[]
+  /** Multiaddrs with `/p2p/<peer id>` of peers to dial at start and keep redialling. */
+  bootstrap: string[]
+  /** Hex public keys admitted besides the validators (observer nodes). */
+  observers: string[]
+  /** Initial member keys (hex); the node replaces them with `setMembers` when the set changes. */
+  members: string[]
+
+  /** Redial backoff: first delay, cap, and the jitter fraction taken off each delay. */
+  redialBaseMs: number
+  redialMaxMs: number
+  redialJitter: number
+  /** How often connected peers are pinged for latency. */
+  pingIntervalMs: number
+  /** How long a peer that served forged data is refused. */
+  banMs: number
+
+  /** Gossip limits. */
+  maxTxsPerMessage: number
+  maxTxMessageBytes: number
+  maxConsensusMessageBytes: number
+  /** Tx batching: flush after this long even if the batch is not full. */
+  txBatchDelayMs: number
+  /** Txs waiting to be batched; beyond it `publishTxs` refuses. */
+  maxQueuedTxs: number
+  /** Gossip publishes in flight at once, and consensus publishes allowed to wait for a slot. */
+  maxPublishInFlight: number
+  maxPublishWaiting: number
+
+  /** Request/response limits. */
+  requestTimeoutMs: number
+  maxInboundStreamsPerProtocol: number
+  maxBlocksPerRequest: number
+  maxRecordBytes: number
+
+  /** Gossipsub heartbeat; lower in tests to form meshes faster. */
+  heartbeatMs: number
+}
+
+export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
+  listen: ["/ip4/127.0.0.1/tcp/0"],
+  bootstrap: [],
+  observers: [],
+  members: [],
+  redialBaseMs: 500,
+  redialMaxMs: 10_000,
+  redialJitter: 0.3,
+  pingIntervalMs: 15_000,
+  banMs: 10 * 60_000,
+  maxTxsPerMessage: 64,
+  maxTxMessageBytes: 512 * 1024,
+  maxConsensusMessageBytes: 4 * 1024 * 1024 + 64 * 1024,
+  txBatchDelayMs: 20,
+  maxQueuedTxs: 4096,
+  maxPublishInFlight: 32,
+  maxPublishWaiting: 256,
+  requestTimeoutMs: 10_000,
+  maxInboundStreamsPerProtocol: 16,
+  maxBlocksPerRequest: 64,
+  maxRecordBytes: 8 * 1024 * 1024,
+  heartbeatMs: 700,
+}
+
+export function resolveOptions(options: Partial<NetworkOptions> & {chainId: string}): NetworkOptions {
+  return {...defaultNetworkOptions, ...options}
+}
