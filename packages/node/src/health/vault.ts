@@ -256,6 +256,38 @@ export class Vault {
     return (await this.open().db.get(`custody:${recordId}`)) !== undefined
   }
 
+  /**
+   * Removes one custodial version (a put whose anchor the chain refused). When it was the only
+   * one, the record's key goes too.
+   */
+  async removeVersion(recordId: string, version: number): Promise<void> {
+    checkIds(recordId, version)
+    const rest = (await this.versionsIn("custody", recordId)).filter((v) => v !== version)
+    if (rest.length === 0) {
+      await this.shred("custody", recordId)
+      return
+    }
+    await rm(this.blobPath("custody", recordId, version), {force: true})
+  }
+
+  /** Ids of every record with custodial or cached data here (to reconcile with erasures on start). */
+  async recordIds(): Promise<string[]> {
+    const ids = new Set<string>()
+    for (const area of ["blobs", "cache"]) {
+      let names: string[] = []
+      try {
+        names = await readdir(join(this.root, area))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err
+      }
+      for (const name of names) {
+        const bytes = fromHex(name)
+        if (bytes !== undefined) ids.add(new TextDecoder().decode(bytes))
+      }
+    }
+    return [...ids].sort()
+  }
+
   /** Crypto-shreds a custodial record and any cached copy of it. */
   async erase(recordId: string): Promise<boolean> {
     const custody = await this.shred("custody", recordId)
