@@ -123,6 +123,13 @@ export function resolveConfig(sources: ConfigSources): NodeConfig {
   return config
 }
 
+/** Checks and normalises every value of a layer (e.g. "9000" becomes 9000) so it can be saved. */
+export function parseLayer(layer: ConfigLayer, source: string): ConfigLayer {
+  const out: ConfigLayer = {}
+  for (const key of KEYS) if (layer[key] !== undefined) out[key] = parseValue(key, layer[key], source)
+  return out
+}
+
 function resolvePath(dataDir: string, path: string): string {
   return isAbsolute(path) ? path : join(dataDir, path)
 }

@@ -20,9 +20,8 @@ export interface CallContext {
 
 export interface RpcMethodSpec<P, R> {
   permission: Permission
-  params: ParamsParser<P>
   handler: (params: P, call: CallContext) => Promise<R> | R
-  /** One line for docs and `rpc_methods`. */
+  /** One line for docs and listings. */
   summary: string
 }
 
@@ -33,14 +32,16 @@ export interface RpcMethod {
   invoke(params: unknown, call: CallContext): Promise<unknown>
 }
 
-/** Declares a method: its params are parsed before the handler sees them, so handlers get typed input. */
-export function method<P, R>(spec: RpcMethodSpec<P, R>): RpcMethod {
+/**
+ * Declares a method: `parse` checks the raw params first (its result types the handler's input), so
+ * a handler never sees unchecked input. The parser comes first so TypeScript infers from it.
+ */
+export function method<P, R>(parse: ParamsParser<P>, spec: RpcMethodSpec<P, R>): RpcMethod {
   return {
     permission: spec.permission,
     summary: spec.summary,
     async invoke(raw, call) {
-      const parsed = spec.params(raw)
-      return await spec.handler(parsed, call)
+      return await spec.handler(parse(raw), call)
     },
   }
 }

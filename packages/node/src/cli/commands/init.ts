@@ -1,0 +1,41 @@
+import {copyFileSync, existsSync, mkdirSync, writeFileSync} from "node:fs"
+import {join, resolve} from "node:path"
+import {parseArgs} from "node:util"
+import {CONFIG_FILE, configFlagSpec, layerFromFlags, parseLayer, readConfigFile, type ConfigLayer} from "../../config/index.js"
+import {readGenesisFile} from "../../genesis/index.js"
+import {loadOrCreateNodeKey, nodeKeyPath, readKeyFile, writeKeyFile} from "../../keystore/index.js"
+import {UsageError, type CliIo} from "../io.js"
+
+export const initUsage = "careledger init --datadir DIR --genesis FILE [--key FILE] [any start flag, saved to DIR/config.json]"
+
+/**
+ * Prepares a data dir: the node key (created once, never replaced), a copy of the genesis and a
+ * config file holding whatever start flags were given, so `careledger start --datadir DIR` is enough.
+ */
+export async function initCommand(args: string[], io: CliIo): Promise<number> {
+  const {values} = parseArgs({args, options: {...configFlagSpec(), key: {type: "string"}}, strict: true})
+  const layer = parseLayer(layerFromFlags(values), "flags")
+  if (typeof layer.dataDir !== "string") throw new UsageError("--datadir is required")
+  if (typeof layer.genesis !== "string") throw new UsageError("--genesis is required")
+  const dataDir = resolve(layer.dataDir)
+  mkdirSync(dataDir, {recursive: true, mode: 0o700})
+  const genesis = readGenesisFile(layer.genesis)
+  const genesisTarget = join(dataDir, "genesis.json")
+  if (resolve(layer.genesis) !== genesisTarget) copyFileSync(layer.genesis, genesisTarget)
+  // --key imports an existing key (e.g. one listed in a genesis made beforehand) when the dir has none.
+  if (typeof values.key === "string" && !existsSync(nodeKeyPath(dataDir))) writeKeyFile(nodeKeyPath(dataDir), readKeyFile(values.key))
+  const {key, created} = loadOrCreateNodeKey(dataDir)
+  const configPath = join(dataDir, CONFIG_FILE)
+  const existing = existsSync(configPath) ? readConfigFile(configPath) : {}
+  const saved: ConfigLayer = {...existing, ...layer}
+  delete saved.dataDir
+  saved.genesis = "genesis.json"
+  writeFileSync(configPath, `${JSON.stringify(saved, null, 2)}\n`)
+  const member = genesis.hospitals.find((h) => h.key === key.id)
+  io.out(`data dir: ${dataDir}`)
+  io.out(`node key: ${created ? "created" : "kept"} ${join(dataDir, "node.key")}`)
+  io.out(`public key: ${key.id}`)
+  io.out(`peer id: ${key.peerId}`)
+  io.out(`chain: ${genesis.chainId}; ${member === undefined ? "this key is not a genesis hospital (it can join as an observer once voted in or listed)" : `hospital ${member.id}${member.validator ? " (validator)" : " (observer)"}`}`)
+  return 0
+}

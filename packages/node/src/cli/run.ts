@@ -1,0 +1,43 @@
+import {describeError, UsageError, type CliIo, type Command} from "./io.js"
+import {keysCommand, keysUsage} from "./commands/keys.js"
+import {genesisCommand, genesisUsage} from "./commands/genesis.js"
+import {initCommand, initUsage} from "./commands/init.js"
+import {rpcCommand, rpcUsage} from "./commands/rpc.js"
+
+const COMMANDS: Record<string, {run: Command; usage: string; summary: string}> = {
+  keys: {run: keysCommand, usage: keysUsage, summary: "generate or show an Ed25519 node key"},
+  genesis: {run: genesisCommand, usage: genesisUsage, summary: "write a genesis file"},
+  init: {run: initCommand, usage: initUsage, summary: "prepare a data dir (key, genesis, config)"},
+  rpc: {run: rpcCommand, usage: rpcUsage, summary: "call a JSON-RPC method"},
+}
+
+function help(): string {
+  const lines = ["usage: careledger COMMAND [options]", ""]
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`, `           ${c.usage}`)
+  lines.push("", "Settings, environment variables and defaults: docs/operations.md")
+  return lines.join("\n")
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.out(help())
+    return name === undefined ? 1 : 0
+  }
+  const command = COMMANDS[name]
+  if (command === undefined) {
+    io.err(`unknown command ${name}\n\n${help()}`)
+    return 1
+  }
+  try {
+    return await command.run(args, io)
+  } catch (err) {
+    if (err instanceof UsageError || (err as {code?: string}).code?.startsWith("ERR_PARSE_ARGS") === true) {
+      io.err(`${(err as Error).message}\nusage: ${command.usage}`)
+      return 2
+    }
+    io.err(`error: ${describeError(err)}`)
+    return 1
+  }
+}
+
