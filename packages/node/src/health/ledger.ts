@@ -3,7 +3,21 @@
  * shapes mirror the state machine's records), the consent decision, and transaction submission.
  * The node implements it over its chain store, state helpers and mempool.
  */
-import type {AccessDecisionKind, Purpose, Transaction, ConsentScope} from "@careledger/core"
+import {
+  MAX_LIST_LIMIT,
+  checkAccess,
+  getHospitalByKey,
+  getTrial,
+  listAccessLog,
+  listConsents,
+  loadRecord,
+  loadRecordVersions,
+  type AccessDecisionKind,
+  type ConsentScope,
+  type Purpose,
+  type StateReader,
+  type Transaction,
+} from "@careledger/core"
 
 export interface LedgerRecord {
   recordId: string
@@ -103,4 +117,84 @@ export interface HealthLedger {
 /** The request/response half of record exchange: send bytes to a hospital's node, get bytes back. */
 export interface RecordExchangeClient {
   request(hospital: string, bytes: Uint8Array): Promise<Uint8Array>
+}
+
+export interface StateLedgerOptions {
+  chainId: string
+  /** Finalized state (the store's state reader; only finalized blocks are stored). */
+  state: () => StateReader
+  finalizedHeight: () => number
+  submit: (tx: Transaction) => Promise<void>
+  nextNonce: (account: string) => Promise<number>
+  waitFinal: (txHash: string, timeoutMs: number) => Promise<boolean>
+}
+
+/** The HealthLedger over the state machine's read helpers and the node's mempool. */
+export class StateLedger implements HealthLedger {
+  readonly chainId: string
+
+  constructor(private readonly options: StateLedgerOptions) {
+    this.chainId = options.chainId
+  }
+
+  async finalizedHeight(): Promise<number> {
+    return this.options.finalizedHeight()
+  }
+
+  async getRecord(recordId: string): Promise<LedgerRecord | undefined> {
+    return loadRecord(this.options.state(), recordId)
+  }
+
+  async getRecordVersions(recordId: string): Promise<LedgerRecordVersion[]> {
+    return loadRecordVersions(this.options.state(), recordId)
+  }
+
+  async decideAccess(query: AccessQuery): Promise<AccessDecision> {
+    const d = await checkAccess(this.options.state(), query)
+    return {decision: d.kind, reason: d.reason, consentId: d.allowed ? d.consentId : null}
+  }
+
+  async listConsents(filter: {patient?: string; grantee?: string; hospital?: string}): Promise<LedgerConsent[]> {
+    const state = this.options.state()
+    if (filter.patient !== undefined) return listConsents(state, {patient: filter.patient}, MAX_LIST_LIMIT)
+    if (filter.grantee !== undefined) return listConsents(state, {grantee: {kind: "person", key: filter.grantee}}, MAX_LIST_LIMIT)
+    if (filter.hospital !== undefined) return listConsents(state, {grantee: {kind: "hospital", hospital: filter.hospital}}, MAX_LIST_LIMIT)
+    return []
+  }
+
+  async listAccessLog(filter: {patient?: string; recordId?: string}): Promise<LedgerAccessEntry[]> {
+    const state = this.options.state()
+    if (filter.patient !== undefined) return listAccessLog(state, {patient: filter.patient}, MAX_LIST_LIMIT)
+    if (filter.recordId !== undefined) return listAccessLog(state, {recordId: filter.recordId}, MAX_LIST_LIMIT)
+    return []
+  }
+
+  async getTrial(trialId: string): Promise<LedgerTrial | undefined> {
+    const trial = await getTrial(this.options.state(), trialId)
+    if (trial === undefined) return undefined
+    return {
+      trialId: trial.trialId,
+      registrant: trial.registrant,
+      hospital: trial.hospital,
+      registeredAt: trial.registeredAt,
+      protocols: trial.protocols,
+      results: trial.resultEntries,
+    }
+  }
+
+  async hospitalOfKey(key: string): Promise<string | undefined> {
+    return (await getHospitalByKey(this.options.state(), key))?.id
+  }
+
+  submit(tx: Transaction): Promise<void> {
+    return this.options.submit(tx)
+  }
+
+  nextNonce(account: string): Promise<number> {
+    return this.options.nextNonce(account)
+  }
+
+  waitFinal(txHash: string, timeoutMs: number): Promise<boolean> {
+    return this.options.waitFinal(txHash, timeoutMs)
+  }
 }

@@ -423,6 +423,8 @@ export class HealthService {
 
   /** Called with every finalized block: a final `record.erase` drops the record everywhere. */
   async onFinalizedBlock(block: Block): Promise<void> {
+    // A stopped service catches up in start(), which checks every record it holds against the chain.
+    if (!this.started) return
     for (const tx of block.txs) {
       if (tx.type === TxType.RecordErase) await this.applyErasure((tx as Transaction<TxType.RecordErase>).payload.recordId)
     }

@@ -1,0 +1,126 @@
+/**
+ * A one-process chain for the health service tests: the real state machine (validateTx, checkTx,
+ * executeBlock) over an in-memory state, finalizing each submitted transaction in its own block at
+ * once. Only consensus and gossip are left out; multi-process tests in test/ run the real network.
+ */
+import {
+  Block,
+  MemoryState,
+  PrivateKey,
+  Role,
+  Transaction,
+  TxType,
+  checkTx,
+  executeBlock,
+  genesisExecution,
+  getNextNonce,
+  validateTx,
+  validatorsHashOf,
+  type Genesis,
+} from "@careledger/core"
+import {StateLedger, type RecordExchangeClient} from "../../src/health/ledger.js"
+import type {HealthService} from "../../src/health/service.js"
+
+export class LocalChain {
+  readonly state = new MemoryState()
+  readonly blocks: Block[] = []
+  private readonly final = new Set<string>()
+  private height = 0
+  private parentHash: Uint8Array = new Uint8Array(32)
+  private stateRoot: Uint8Array
+  private listeners: ((block: Block) => Promise<void>)[] = []
+  clock: number
+
+  constructor(readonly genesis: Genesis) {
+    const execution = genesisExecution(genesis)
+    this.state.apply(execution.writes)
+    this.stateRoot = execution.stateRoot
+    this.clock = genesis.timestamp + 1000
+  }
+
+  onFinalized(listener: (block: Block) => Promise<void>): void {
+    this.listeners.push(listener)
+  }
+
+  /** Checks like a mempool would, then finalizes the transaction in a block of its own. */
+  async submit(tx: Transaction): Promise<void> {
+    validateTx(tx, this.genesis.chainId)
+    const height = this.height + 1
+    const timestamp = this.clock
+    await checkTx(this.state, tx, {chainId: this.genesis.chainId, height, timestamp})
+    const execution = await executeBlock(this.state, {chainId: this.genesis.chainId, height, timestamp, parentStateRoot: this.stateRoot}, [tx])
+    const block = Block.create(
+      {
+        chainId: this.genesis.chainId,
+        height,
+        round: 0,
+        parentHash: this.parentHash,
+        timestamp,
+        proposer: new Uint8Array(32),
+        stateRoot: execution.stateRoot,
+        validatorsHash: validatorsHashOf(execution.validators),
+        lastCommit: null,
+      },
+      [tx],
+    )
+    this.state.apply(execution.writes)
+    this.stateRoot = execution.stateRoot
+    this.parentHash = block.hash()
+    this.height = height
+    this.blocks.push(block)
+    this.final.add(tx.hashHex())
+    for (const listener of this.listeners) await listener(block)
+  }
+
+  ledger(): StateLedger {
+    return new StateLedger({
+      chainId: this.genesis.chainId,
+      state: () => this.state,
+      finalizedHeight: () => this.height,
+      submit: (tx) => this.submit(tx),
+      nextNonce: (account) => getNextNonce(this.state, account),
+      waitFinal: async (hash) => this.final.has(hash),
+    })
+  }
+
+  async send<T extends TxType>(key: PrivateKey, type: T, payload: Transaction<T>["payload"]): Promise<Transaction<T>> {
+    const tx = Transaction.sign({chainId: this.genesis.chainId, type, nonce: await getNextNonce(this.state, key.id), payload}, key)
+    await this.submit(tx)
+    return tx
+  }
+
+  async enrol(hospitalKey: PrivateKey, role: Role): Promise<PrivateKey> {
+    const key = PrivateKey.generate()
+    await this.send(hospitalKey, TxType.IdentityRegister, {key: key.publicKey, role})
+    return key
+  }
+
+  nonce(key: PrivateKey): Promise<number> {
+    return getNextNonce(this.state, key.id)
+  }
+}
+
+export function makeGenesis(hospitals: {id: string; key: PrivateKey}[]): Genesis {
+  return {
+    chainId: "health-test",
+    timestamp: Date.now() - 60_000,
+    hospitals: hospitals.map((h) => ({id: h.id, name: `${h.id} General`, key: h.key.id, validator: true})),
+    consensus: {blockIntervalMs: 1000, roundTimeoutMs: 3000, emptyBlocks: false},
+  }
+}
+
+/** Record exchange between services in one process: the custodian's real handler, no network. */
+export class DirectExchange implements RecordExchangeClient {
+  readonly services = new Map<string, HealthService>()
+  /** Lets a test play a dishonest custodian by rewriting its answer. */
+  rewrite: ((bytes: Uint8Array) => Uint8Array) | undefined
+
+  constructor(private readonly from: string) {}
+
+  async request(hospital: string, bytes: Uint8Array): Promise<Uint8Array> {
+    const service = this.services.get(hospital)
+    if (service === undefined) throw new Error(`no route to ${hospital}`)
+    const answer = await service.handleExchange(bytes, this.from)
+    return this.rewrite === undefined ? answer : this.rewrite(answer)
+  }
+}
