@@ -182,6 +182,13 @@ export class ChainStore {
     return this.blocks.get(height)
   }
 
+  /** Up to `limit` consecutive blocks from height `from` (block sync serves ranges from this). */
+  async getBlocks(from: number, limit: number): Promise<Block[]> {
+    if (!Number.isSafeInteger(from) || from < 0 || limit <= 0) return []
+    const entries = await this.blocks.entries({gte: from, limit})
+    return entries.map((entry) => entry.value)
+  }
+
   async getBlockByHash(hash: Uint8Array): Promise<Block | undefined> {
     const height = await this.heightByHash.get(hash)
     return height === undefined ? undefined : this.blocks.get(height)

@@ -78,6 +78,9 @@ describe("store/ChainStore", function () {
     expect(await store.getBlockByHash(new Uint8Array(32))).to.equal(undefined)
     expect(await store.getBlock(3)).to.equal(undefined)
     expect(await store.getBlock(-1)).to.equal(undefined)
+    expect((await store.getBlocks(1, 10)).map((b) => b.height)).to.deep.equal([1, 2])
+    expect((await store.getBlocks(0, 2)).map((b) => b.height)).to.deep.equal([0, 1])
+    expect(await store.getBlocks(3, 10)).to.deep.equal([])
 
     const commit = await store.getCommit(2)
     expect(commit?.height).to.equal(2)
