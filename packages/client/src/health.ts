@@ -419,9 +419,9 @@ export interface HealthRpcMethods {
 
 export type HealthMethodName = keyof HealthRpcMethods
 
-/** The one thing the helpers need from a JSON-RPC client. */
+/** The one thing the helpers need from a JSON-RPC client (CareLedgerClient has it). */
 export interface RpcCaller {
-  call(method: string, params: unknown): Promise<unknown>
+  request(method: string, params?: unknown): Promise<unknown>
 }
 
 /**
@@ -435,11 +435,11 @@ export class HealthClient {
   ) {}
 
   private async call<M extends HealthMethodName>(method: M, params: HealthRpcMethods[M]["params"]): Promise<HealthRpcMethods[M]["result"]> {
-    return (await this.rpc.call(method, params)) as HealthRpcMethods[M]["result"]
+    return (await this.rpc.request(method, params)) as HealthRpcMethods[M]["result"]
   }
 
   async nonceOf(key: PrivateKey): Promise<number> {
-    const result = (await this.rpc.call("chain_getNonce", {account: key.id})) as {nonce: number}
+    const result = (await this.rpc.request("chain_getNonce", {account: key.id})) as {nonce: number}
     return result.nonce
   }
 

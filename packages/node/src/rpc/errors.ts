@@ -66,6 +66,13 @@ export const JSON_RPC_CODE_OF: Readonly<Record<string, number>> = {
   MEMPOOL_ERROR_DUPLICATE: RpcErrorCodes.DUPLICATE_TX,
   MEMPOOL_ERROR_ALREADY_KNOWN: RpcErrorCodes.DUPLICATE_TX,
   MEMPOOL_ERROR_TOO_LARGE: RpcErrorCodes.MALFORMED_TX,
+  // Health data (node health/errors.ts): refusals by policy, missing records, bad request signatures.
+  HEALTH_ERROR_ACCESS_DENIED: RpcErrorCodes.FORBIDDEN,
+  HEALTH_ERROR_NOT_PATIENT: RpcErrorCodes.FORBIDDEN,
+  HEALTH_ERROR_RECORD_NOT_FOUND: RpcErrorCodes.NOT_FOUND,
+  HEALTH_ERROR_CUSTODIAN_UNAVAILABLE: RpcErrorCodes.UNAVAILABLE,
+  REQUEST_ERROR_BAD_SIGNATURE: RpcErrorCodes.BAD_SIGNATURE,
+  REQUEST_ERROR_WRONG_CHAIN: RpcErrorCodes.WRONG_CHAIN,
 }
 
 export interface JsonRpcErrorObject {

@@ -1,0 +1,43 @@
+/** consent_ namespace: patient-signed grants and revocations, listing and checking (see docs/rpc.md). */
+import type {HealthService} from "../health/service.js"
+import {method, type RpcNamespace} from "./method.js"
+import {p, params} from "./params.js"
+import {RECORD_ID, txHex} from "./record.js"
+
+const PURPOSES = ["treatment", "research", "public-health", "operations", "payment"] as const
+
+export function consentNamespace(health: HealthService): RpcNamespace {
+  return {
+    consent_grant: method(params({tx: txHex(), wait: p.optional(p.bool())}), {
+      permission: "submit",
+      summary: "Submit a patient-signed consent.grant; its consent id is the transaction hash",
+      handler: (args) => health.grantConsent(args),
+    }),
+    consent_revoke: method(params({tx: txHex(), wait: p.optional(p.bool())}), {
+      permission: "submit",
+      summary: "Submit a patient-signed consent.revoke",
+      handler: (args) => health.revokeConsent(args),
+    }),
+    consent_list: method(
+      params({patient: p.optional(p.hex({bytes: 32})), grantee: p.optional(p.hex({bytes: 32})), hospital: p.optional(p.string({min: 1, max: 32}))}),
+      {
+        permission: "read",
+        summary: "Consents of a patient, to a person, or to a hospital (finalized state)",
+        handler: (filter) => health.listConsents(filter),
+      },
+    ),
+    consent_check: method(
+      params({
+        recordId: p.string({min: 1, max: 64, pattern: RECORD_ID}),
+        reader: p.hex({bytes: 32}),
+        purpose: p.oneOf(...PURPOSES),
+        breakGlass: p.optional(p.bool()),
+      }),
+      {
+        permission: "read",
+        summary: "Would this reader be allowed to read this record for this purpose now, and if not why",
+        handler: (args) => health.checkConsent(args),
+      },
+    ),
+  }
+}

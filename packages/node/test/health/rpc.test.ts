@@ -1,0 +1,152 @@
+import {expect} from "chai"
+import {mkdtemp, rm} from "node:fs/promises"
+import {tmpdir} from "node:os"
+import {join} from "node:path"
+import {PrivateKey, Purpose, Role, getNextNonce} from "@careledger/core"
+import {CareLedgerClient, HealthClient, RpcError, RpcErrorCodes, readRequestToJson, signReadRequest} from "@careledger/client"
+import {HealthService} from "../../src/health/service.js"
+import {Vault} from "../../src/health/vault.js"
+import {RpcServer, defaultRpcServerOptions, joinNamespaces, method, p, params, HeadFeed} from "../../src/rpc/index.js"
+import {recordNamespace} from "../../src/rpc/record.js"
+import {consentNamespace} from "../../src/rpc/consent.js"
+import {auditNamespace} from "../../src/rpc/audit.js"
+import {trialNamespace} from "../../src/rpc/trial.js"
+import {silentLogger} from "../../src/logger/index.js"
+import {DirectExchange, LocalChain, makeGenesis} from "./harness.js"
+import {observation} from "./fixtures.js"
+
+async function rpcFailure(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p
+  } catch (err) {
+    expect(err).to.be.instanceOf(RpcError)
+    return err as RpcError
+  }
+  throw new Error("expected an RPC error")
+}
+
+describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function () {
+  this.timeout(30_000)
+  let dir: string
+  let chain: LocalChain
+  const servers: RpcServer[] = []
+  const services: HealthService[] = []
+  const keyA = PrivateKey.generate()
+  const keyB = PrivateKey.generate()
+  let clientA: HealthClient
+  let clientB: HealthClient
+  let rawB: CareLedgerClient
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "careledger-health-rpc-"))
+    chain = new LocalChain(makeGenesis([{id: "hosp-a", key: keyA}, {id: "hosp-b", key: keyB}]))
+    const exchanges = [new DirectExchange("hosp-a"), new DirectExchange("hosp-b")]
+    const ids = ["hosp-a", "hosp-b"]
+    const keys = [keyA, keyB]
+    const urls: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const service = new HealthService({hospital: ids[i]!}, {ledger: chain.ledger(), vault: new Vault({datadir: join(dir, ids[i]!)}), nodeKey: keys[i]!, exchange: exchanges[i]})
+      await service.start()
+      services.push(service)
+      chain.onFinalized((block) => service.onFinalizedBlock(block))
+      // chain_getNonce belongs to the chain namespace; this test serves it straight from the state.
+      const nonces = {
+        chain_getNonce: method(params({account: p.hex({bytes: 32})}), {
+          permission: "read",
+          summary: "next nonce",
+          handler: async ({account}) => ({account, nonce: await getNextNonce(chain.state, account)}),
+        }),
+      }
+      const server = new RpcServer(
+        {...defaultRpcServerOptions, port: 0},
+        {
+          methods: joinNamespaces(recordNamespace(service), consentNamespace(service), auditNamespace(service), trialNamespace(service), nonces),
+          logger: silentLogger(),
+          feed: new HeadFeed(),
+        },
+      )
+      await server.start()
+      servers.push(server)
+      urls.push(server.url)
+    }
+    for (const ex of exchanges) services.forEach((s, i) => ex.services.set(ids[i]!, s))
+    clientA = new HealthClient(new CareLedgerClient(urls[0]!), chain.genesis.chainId)
+    rawB = new CareLedgerClient(urls[1]!)
+    clientB = new HealthClient(rawB, chain.genesis.chainId)
+  })
+
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    await Promise.all(services.splice(0).map((s) => s.stop()))
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  it("carries the flows end to end through the client helpers", async () => {
+    const provider = await chain.enrol(keyA, Role.Provider)
+    const patient = await chain.enrol(keyA, Role.Patient)
+    const providerB = await chain.enrol(keyB, Role.Provider)
+    const researcher = await chain.enrol(keyB, Role.Researcher)
+
+    const put = await clientA.putRecord(provider, {recordId: "obs-rpc", patient: patient.publicKey, custodian: "hosp-a", resource: observation()})
+    expect(put).to.include({recordId: "obs-rpc", version: 1, final: true})
+
+    const denied = await rpcFailure(clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment}))
+    expect(denied.domainCode).to.equal("HEALTH_ERROR_ACCESS_DENIED")
+    expect(denied.data?.reason).to.equal("NO_CONSENT")
+
+    const grant = await clientA.grantConsent(patient, {
+      grantee: {kind: "hospital", hospital: "hosp-b"},
+      scope: {kind: "records", recordIds: ["obs-rpc"]},
+      purposes: [Purpose.Treatment],
+      expiresAt: Date.now() + 86_400_000,
+    })
+    expect(grant.final).to.equal(true)
+    const read = await clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment})
+    expect(read.resource).to.deep.equal(observation())
+    expect(read.consentId).to.equal(grant.consentId)
+
+    expect((await clientA.checkConsent({recordId: "obs-rpc", reader: researcher.publicKey, purpose: Purpose.Research})).reason).to.equal("PURPOSE_MISMATCH")
+    expect(await clientA.listConsents({hospital: "hosp-b"})).to.have.length(1)
+    const trail = await clientB.auditTrail(patient)
+    expect(trail.map((e) => e.decision)).to.deep.equal(["release", "deny"])
+    const bundle = (await clientA.auditExport(patient)) as {resourceType: string; entry: unknown[]}
+    expect(bundle.resourceType).to.equal("Bundle")
+    expect(bundle.entry).to.have.length(3)
+
+    expect((await clientA.verifyRecord({recordId: "obs-rpc", resource: observation(), salt: put.salt})).valid).to.equal(true)
+    expect((await clientA.recordHistory("obs-rpc")).versions).to.have.length(1)
+
+    await clientA.revokeConsent(patient, {consentId: grant.consentId})
+    expect((await rpcFailure(clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment}))).data?.reason).to.equal("CONSENT_REVOKED")
+
+    await clientB.registerTrial(researcher, {trialId: "T-1", protocol: "protocol text"})
+    await clientB.publishTrialResult(researcher, {trialId: "T-1", results: "results text"})
+    expect(await clientA.verifyTrial({trialId: "T-1", protocol: "protocol text", results: "results text"})).to.include({
+      protocolVersion: 1,
+      resultsMatch: true,
+      registeredBeforeResults: true,
+    })
+
+    await clientA.eraseRecord(patient, {recordId: "obs-rpc"})
+    expect((await rpcFailure(clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment, breakGlass: true}))).domainCode).to.equal(
+      "HEALTH_ERROR_RECORD_ERASED",
+    )
+    expect((await clientB.verifyRecord({recordId: "obs-rpc", resource: observation(), salt: put.salt})).valid).to.equal(true)
+  })
+
+  it("refuses malformed params before any handler runs", async () => {
+    const cases: [string, unknown][] = [
+      ["record_get", {request: "not an object"}],
+      ["record_put", {resource: {resourceType: "Observation"}, salt: "zz", anchorTx: "00"}],
+      ["record_history", {recordId: "../etc/passwd"}],
+      ["consent_check", {recordId: "r", reader: "00", purpose: "treatment"}],
+      ["consent_check", {recordId: "r", reader: "11".repeat(32), purpose: "curiosity"}],
+      ["trial_verify", {trialId: "T", extra: 1}],
+    ]
+    for (const [name, args] of cases) {
+      expect((await rpcFailure(rawB.request(name, args))).code, name).to.equal(RpcErrorCodes.INVALID_PARAMS)
+    }
+    const request = readRequestToJson(signReadRequest({chainId: "another-chain", recordId: "r", purpose: Purpose.Treatment}, PrivateKey.generate()))
+    expect((await rpcFailure(rawB.request("record_get", {request}))).domainCode).to.equal("REQUEST_ERROR_WRONG_CHAIN")
+  })
+})
