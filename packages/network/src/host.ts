@@ -16,6 +16,7 @@ import {resolveOptions, type NetworkOptions} from "./options.js"
 import {silentLogger, type Logger, type NetworkMetrics} from "./metrics.js"
 import {MembershipGater} from "./gater.js"
 import {BoundedPublisher, TxBatcher} from "./publisher.js"
+import {BoundedConcurrency} from "./limiter.js"
 import {GOSSIP_TOPICS, topicCodecs, topicName, type GossipHandler, type GossipHandlers, type GossipMessages, type GossipTopic, type TopicCodec, type ValidationResult} from "./gossip/topics.js"
 import {requestStream, serveProtocol, type RequestHandler} from "./reqresp/framing.js"
 import {
@@ -109,6 +110,8 @@ export class NetworkHost {
   private readonly topicByName = new Map<string, GossipTopic>()
   private readonly publisher: BoundedPublisher
   private readonly txBatcher: TxBatcher
+  /** gossipsub hands over messages as fast as they arrive; validations in flight are bounded here. */
+  private readonly validations: BoundedConcurrency
   private pingTimer: NodeJS.Timeout | undefined
   private abort = new AbortController()
 
@@ -125,6 +128,7 @@ export class NetworkHost {
       this.options.maxPublishInFlight,
       this.options.maxPublishWaiting,
     )
+    this.validations = new BoundedConcurrency(this.options.maxValidationsInFlight, this.options.maxValidationsWaiting, "gossip validation")
     this.txBatcher = new TxBatcher(
       this.publisher,
       {
@@ -170,6 +174,7 @@ export class NetworkHost {
     }
     this.txBatcher.stop()
     this.publisher.drain()
+    this.validations.releaseAll()
     this.statuses.clear()
     await node.stop()
     this.deps.metrics?.peerCount?.(0)
@@ -524,7 +529,19 @@ export class NetworkHost {
     if (topic === undefined) {
       result = "reject"
     } else {
-      result = await this.validate(topic, msg.data, from)
+      try {
+        await this.validations.acquire()
+      } catch {
+        // Overloaded: drop without relaying and without blaming the sender.
+        this.deps.metrics?.gossipDropped?.(topic)
+        if (this.libp2p !== undefined) pubsub.reportMessageValidationResult(msgId, from, TopicValidatorResult.Ignore)
+        return
+      }
+      try {
+        result = await this.validate(topic, msg.data, from)
+      } finally {
+        this.validations.release()
+      }
       this.deps.metrics?.gossipIn?.(topic, result)
     }
     if (this.libp2p === undefined) return

@@ -31,6 +31,9 @@ export interface NetworkOptions {
   /** Gossip publishes in flight at once, and consensus publishes allowed to wait for a slot. */
   maxPublishInFlight: number
   maxPublishWaiting: number
+  /** Incoming gossip messages validated at once, and waiting; beyond that they are dropped (ignored). */
+  maxValidationsInFlight: number
+  maxValidationsWaiting: number
 
   /** Request/response limits. */
   requestTimeoutMs: number
@@ -59,6 +62,8 @@ export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
   maxQueuedTxs: 4096,
   maxPublishInFlight: 32,
   maxPublishWaiting: 256,
+  maxValidationsInFlight: 64,
+  maxValidationsWaiting: 4096,
   requestTimeoutMs: 10_000,
   maxInboundStreamsPerProtocol: 16,
   maxBlocksPerRequest: 64,

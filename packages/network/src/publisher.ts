@@ -1,5 +1,6 @@
 import {NetworkError, NetworkErrorCode} from "./errors.js"
 import {encodeTxBatch, type GossipTopic} from "./gossip/topics.js"
+import {BoundedConcurrency} from "./limiter.js"
 
 /**
  * Bounds gossip publishing: gossipsub's `publish` has no backpressure, so at most `maxInFlight`
@@ -7,37 +8,28 @@ import {encodeTxBatch, type GossipTopic} from "./gossip/topics.js"
  * QUEUE_FULL instead of growing memory without bound.
  */
 export class BoundedPublisher {
-  private inFlight = 0
-  private readonly waiting: Array<() => void> = []
+  private readonly slots: BoundedConcurrency
 
   constructor(
     private readonly send: (topic: GossipTopic, data: Uint8Array) => Promise<void>,
-    private readonly maxInFlight: number,
-    private readonly maxWaiting: number,
-  ) {}
+    maxInFlight: number,
+    maxWaiting: number,
+  ) {
+    this.slots = new BoundedConcurrency(maxInFlight, maxWaiting, "gossip publish")
+  }
 
   async publish(topic: GossipTopic, data: Uint8Array): Promise<void> {
-    if (this.inFlight >= this.maxInFlight) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw new NetworkError(NetworkErrorCode.QUEUE_FULL, `${this.waiting.length} publishes already waiting`, {topic})
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve))
-    } else {
-      this.inFlight++
-    }
+    await this.slots.acquire()
     try {
       await this.send(topic, data)
     } finally {
-      // Hand the slot straight to the next waiter so the in-flight count never overshoots.
-      const next = this.waiting.shift()
-      if (next !== undefined) next()
-      else this.inFlight--
+      this.slots.release()
     }
   }
 
-  /** Rejects nothing: waiting callers are released and will fail in `send` once the host is down. */
+  /** Releases waiting callers at shutdown; their publish then fails because the host is down. */
   drain(): void {
-    while (this.waiting.length > 0) this.waiting.shift()?.()
+    this.slots.releaseAll()
   }
 }
 

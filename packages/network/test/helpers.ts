@@ -17,7 +17,15 @@ import {
   bytesEqual,
   type CommitCertificate,
 } from "@careledger/core"
-import {NetworkHost, type BlockWithCommit, type ChainStatus, type NetworkOptions, type ValidationResult} from "../src/index.js"
+import {
+  NetworkHost,
+  type BlockWithCommit,
+  type ChainStatus,
+  type GossipTopic,
+  type NetworkMetrics,
+  type NetworkOptions,
+  type ValidationResult,
+} from "../src/index.js"
 
 export const CHAIN_ID = "careledger-test"
 const ZERO_HASH = new Uint8Array(32)
@@ -136,6 +144,28 @@ export interface NodeSetup {
   chain: MemoryChain
   options?: Partial<NetworkOptions>
   recordHandler?: (request: Uint8Array, from: string) => Promise<Uint8Array>
+  metrics?: NetworkMetrics
+}
+
+/** Counts what the metrics hooks report, as the node's Prometheus counters would. */
+export class CountingMetrics implements NetworkMetrics {
+  peers = 0
+  readonly gossip = new Map<string, number>()
+  readonly out = new Map<GossipTopic, number>()
+  synced = 0
+  peerCount(count: number): void {
+    this.peers = count
+  }
+  gossipIn(topic: GossipTopic, result: ValidationResult): void {
+    const key = `${topic}:${result}`
+    this.gossip.set(key, (this.gossip.get(key) ?? 0) + 1)
+  }
+  gossipOut(topic: GossipTopic, messages: number): void {
+    this.out.set(topic, (this.out.get(topic) ?? 0) + messages)
+  }
+  syncBlocks(count: number): void {
+    this.synced += count
+  }
 }
 
 export function createNode(setup: NodeSetup): TestNode {
@@ -158,6 +188,7 @@ export function createNode(setup: NodeSetup): TestNode {
       getStatus: () => setup.chain.status(),
       readBlocks: (from, count) => setup.chain.read(from, count),
       recordHandler: setup.recordHandler,
+      metrics: setup.metrics,
       gossipHandlers: {
         tx: async (batch) => {
           for (const tx of batch) txs.push(toHex(tx.hash()))

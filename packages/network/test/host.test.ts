@@ -1,7 +1,7 @@
 import {expect} from "chai"
 import {PrivateKey, encode, utf8, toHex} from "@careledger/core"
 import {NetworkError, NetworkErrorCode} from "../src/index.js"
-import {buildChain, createNode, makeTx, signedConsensusMessage, sleep, stopAll, waitFor, type TestNode} from "./helpers.js"
+import {buildChain, CountingMetrics, createNode, makeTx, signedConsensusMessage, sleep, stopAll, waitFor, type TestNode} from "./helpers.js"
 
 const validators = [0, 1, 2, 3].map(() => PrivateKey.generate())
 const chain = buildChain(validators, 3)
@@ -16,11 +16,12 @@ describe("NetworkHost", function () {
   })
 
   /** Starts nodes in a line a - b - c - d: each bootstraps only to the previous one. */
-  async function line(count: number): Promise<TestNode[]> {
+  async function line(count: number, metrics: CountingMetrics[] = []): Promise<TestNode[]> {
     const keys = Array.from({length: count}, () => PrivateKey.generate())
     const out: TestNode[] = []
     for (let i = 0; i < count; i++) {
-      const node = createNode({key: keys[i]!, members: keys, chain, options: {bootstrap: i === 0 ? [] : [out[i - 1]!.address()]}})
+      const options = {bootstrap: i === 0 ? [] : [out[i - 1]!.address()]}
+      const node = createNode({key: keys[i]!, members: keys, chain, options, metrics: metrics[i]})
       nodes.push(node)
       await node.host.start()
       out.push(node)
@@ -56,7 +57,8 @@ describe("NetworkHost", function () {
   })
 
   it("does not relay malformed or forged messages and lowers the sender's score", async () => {
-    const [a, b, c, d] = await line(4)
+    const metrics = [new CountingMetrics(), new CountingMetrics()]
+    const [a, b, c, d] = await line(4, metrics)
     const stranger = PrivateKey.generate()
     const good = signedConsensusMessage(a!.key, utf8("good"))
     await a!.host.publishConsensus(good)
@@ -76,6 +78,11 @@ describe("NetworkHost", function () {
     expect(d!.consensus).to.have.length(1)
     expect(b!.consensus).to.have.length(1)
     expect(c!.host.getScore(b!.host.peerId)).to.be.at.least(0)
+    expect(metrics[1]!.gossip.get("consensus:reject")).to.equal(2)
+    expect(metrics[1]!.gossip.get("tx:reject")).to.equal(1)
+    expect(metrics[1]!.gossip.get("consensus:accept")).to.equal(1)
+    expect(metrics[0]!.out.get("consensus")).to.equal(3)
+    expect(metrics[1]!.peers).to.equal(2)
   })
 
   it("refuses a stranger in both directions before any protocol runs", async () => {
@@ -112,8 +119,9 @@ describe("NetworkHost", function () {
 
     // A misconfigured bootstrap entry pointing at the stranger is redialled but never admitted.
     await sleep(500)
-    expect(nodeA.host.connectedPeers()).to.not.include(strangerKey.peerId)
-    expect(stranger.host.connectedPeers()).to.not.include(a.peerId)
+    expect(nodeA.host.connectedPeers(), "at A").to.not.include(strangerKey.peerId)
+    // The stranger keeps knocking (A is in its redial list) and may hold a half-open dial for an
+    // instant, but it never got far enough to run a protocol with A.
     expect(statusesFrom).to.have.length(0)
     expect(connectedAtA).to.have.length(0)
     expect(statusesAtStranger).to.have.length(0)
@@ -207,6 +215,58 @@ describe("NetworkHost", function () {
       tooLarge = err
     }
     expect((tooLarge as NetworkError).code).to.equal(NetworkErrorCode.TOO_LARGE)
+  })
+
+  it("caps concurrent inbound requests and times out requests that get no answer", async () => {
+    const keys = [0, 1, 2].map(() => PrivateKey.generate())
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let handling = 0
+    const custodian = createNode({
+      key: keys[0]!,
+      members: keys,
+      chain,
+      options: {maxInboundStreamsPerProtocol: 2},
+      recordHandler: async (request) => {
+        handling++
+        await gate
+        return request
+      },
+    })
+    nodes.push(custodian)
+    await custodian.host.start()
+    const reader = createNode({key: keys[1]!, members: keys, chain, options: {bootstrap: [custodian.address()], requestTimeoutMs: 1500}})
+    nodes.push(reader)
+    await reader.host.start()
+    await waitFor(() => reader.host.connectedPeers().length === 1, "connected")
+
+    let settled = 0
+    const requests = [1, 2, 3].map((i) =>
+      reader.host.requestRecord(custodian.host.peerId, utf8(`r${i}`)).finally(() => {
+        settled++
+      }),
+    )
+    const all = Promise.allSettled(requests)
+    await waitFor(() => handling === 2 && settled === 1, "two requests in the handler and one refused")
+    release()
+    const results = await all
+    expect(results.filter((r) => r.status === "fulfilled")).to.have.length(2)
+    const refused = results.filter((r) => r.status === "rejected")
+    expect(refused).to.have.length(1)
+    expect((refused[0] as PromiseRejectedResult).reason).to.be.instanceOf(NetworkError)
+
+    // A handler that never answers: the client gives up at its timeout.
+    const never = createNode({key: keys[2]!, members: keys, chain, recordHandler: () => new Promise<Uint8Array>(() => undefined)})
+    nodes.push(never)
+    await never.host.start()
+    await reader.host.addPeer(never.address())
+    let timeout: unknown
+    try {
+      await reader.host.requestRecord(never.host.peerId, utf8("r4"))
+    } catch (err) {
+      timeout = err
+    }
+    expect((timeout as NetworkError).code, String(timeout)).to.equal(NetworkErrorCode.TIMEOUT)
   })
 
   it("refuses bad input with typed errors", async () => {
