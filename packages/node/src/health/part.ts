@@ -1,0 +1,173 @@
+/**
+ * Wires the health service into a running node: the vault under the node's data directory, the
+ * ledger over the node's store and mempool, record exchange over the node's libp2p host, erasures
+ * observed from the finalized feed, and the record_/consent_/audit_/trial_ RPC namespaces.
+ */
+import {fromHex, peerIdOf, type Block, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
+import type {SubscriptionTopic} from "@careledger/client"
+import type {RpcMethod, RpcNamespace} from "../rpc/method.js"
+import {recordNamespace} from "../rpc/record.js"
+import {consentNamespace} from "../rpc/consent.js"
+import {auditNamespace} from "../rpc/audit.js"
+import {trialNamespace} from "../rpc/trial.js"
+import {HealthService, type HealthLogger} from "./service.js"
+import {StateLedger, type RecordExchangeClient} from "./ledger.js"
+import {Vault} from "./vault.js"
+import {HealthError, HealthErrorCode} from "./errors.js"
+
+/** What the health part uses of the node (CareLedgerNode has all of it). */
+export interface HealthHost {
+  readonly chainId: string
+  readonly key: PrivateKey
+  readonly store: {
+    state(): StateReader
+    head(): {height: number}
+    getBlock(height: number): Promise<Block | undefined>
+    getTxLocation(hash: Uint8Array): Promise<unknown>
+  }
+  readonly feed: {subscribe(topic: SubscriptionTopic, listener: (head: {height: number}) => void): () => void}
+  readonly knownHospitals: readonly {id: string; key: string}[]
+  readonly network: {requestRecord(peerId: string, request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>}
+  submitTx(tx: Transaction): Promise<string>
+  nextNonce(account: string): Promise<number>
+}
+
+export interface HealthPartOptions {
+  /** The node's data directory (the vault lives in `vault/` and `vault.key` inside it). */
+  dataDir: string
+  requestFreshnessMs?: number
+  finalityTimeoutMs?: number
+}
+
+export class HealthPart {
+  private service: HealthService | undefined
+  private ready: Promise<void> | undefined
+  private unsubscribe: (() => void) | undefined
+  /** Finalized blocks are handled one at a time, in height order. */
+  private blockQueue: Promise<void> = Promise.resolve()
+  private lastHandled = 0
+  private readonly finalityWaiters = new Set<() => void>()
+  private stopped = false
+
+  constructor(
+    private readonly options: HealthPartOptions,
+    private readonly deps: {logger?: HealthLogger},
+  ) {}
+
+  /** Builds the service over a started node and returns its RPC namespaces (for `extraNamespaces`). */
+  attach(host: HealthHost): RpcNamespace[] {
+    if (this.service !== undefined) throw new Error("the health part is already attached")
+    const hospitalOf = (key: string): string | undefined => host.knownHospitals.find((h) => h.key === key)?.id
+    const ledger = new StateLedger({
+      chainId: host.chainId,
+      state: () => host.store.state(),
+      finalizedHeight: () => host.store.head().height,
+      submit: async (tx) => {
+        await host.submitTx(tx)
+      },
+      nextNonce: (account) => host.nextNonce(account),
+      waitFinal: (hash, timeoutMs) => this.waitFinal(host, hash, timeoutMs),
+    })
+    const exchange: RecordExchangeClient = {
+      request: async (hospital, bytes) => {
+        const key = host.knownHospitals.find((h) => h.id === hospital)?.key
+        const publicKey = key === undefined ? undefined : fromHex(key)
+        if (publicKey === undefined) throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, `unknown hospital ${hospital}`)
+        return host.network.requestRecord(peerIdOf(publicKey), bytes, AbortSignal.timeout(15_000))
+      },
+    }
+    const service = new HealthService(
+      {hospital: hospitalOf(host.key.id) ?? "", requestFreshnessMs: this.options.requestFreshnessMs, finalityTimeoutMs: this.options.finalityTimeoutMs},
+      {ledger, vault: new Vault({datadir: this.options.dataDir}, {logger: this.deps.logger}), nodeKey: host.key, exchange, logger: this.deps.logger},
+    )
+    this.service = service
+    this.ready = service.start()
+    this.ready.catch((err: Error) => this.deps.logger?.error({err: err.message}, "health service failed to start"))
+    this.lastHandled = host.store.head().height
+    this.unsubscribe = host.feed.subscribe("finalized", (head) => {
+      for (const wake of [...this.finalityWaiters]) wake()
+      this.blockQueue = this.blockQueue.then(() => this.catchUp(host, head.height)).catch((err: Error) => {
+        this.deps.logger?.error({err: err.message}, "applying a finalized block to the vault failed")
+      })
+    })
+    return [recordNamespace(service), consentNamespace(service), auditNamespace(service), trialNamespace(service)].map((ns) => this.gate(ns))
+  }
+
+  /** Erasures in every block since the last one handled (blocks can be committed faster than the vault works). */
+  private async catchUp(host: HealthHost, height: number): Promise<void> {
+    await this.ready
+    const service = this.service
+    if (service === undefined) return
+    for (let h = this.lastHandled + 1; h <= height; h++) {
+      const block = await host.store.getBlock(h)
+      if (block !== undefined) await service.onFinalizedBlock(block)
+      this.lastHandled = h
+    }
+  }
+
+  private async waitFinal(host: HealthHost, hash: string, timeoutMs: number): Promise<boolean> {
+    const bytes = fromHex(hash)
+    if (bytes === undefined) return false
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      if ((await host.store.getTxLocation(bytes)) !== undefined) {
+        // Let the erasure handler see the block before the caller looks at the vault.
+        await this.blockQueue
+        return true
+      }
+      const left = deadline - Date.now()
+      if (left <= 0 || this.stopped) return false
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer)
+          this.finalityWaiters.delete(wake)
+          resolve()
+        }
+        const timer = setTimeout(wake, left)
+        this.finalityWaiters.add(wake)
+      })
+    }
+  }
+
+  /** Methods wait for the vault to open, so a call racing the node's start does not fail. */
+  private gate(ns: RpcNamespace): RpcNamespace {
+    const gated: Record<string, RpcMethod> = {}
+    for (const [name, m] of Object.entries(ns)) {
+      gated[name] = {
+        permission: m.permission,
+        summary: m.summary,
+        invoke: async (params, call) => {
+          await this.ready
+          return m.invoke(params, call)
+        },
+      }
+    }
+    return gated
+  }
+
+  /** The record-exchange handler for the network host: `from` is the asking peer's ID. */
+  async handleRecord(request: Uint8Array, from: string, hospitals: readonly {id: string; key: string}[]): Promise<Uint8Array> {
+    await this.ready
+    const service = this.service
+    if (service === undefined) throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, "the health service is not running")
+    const hospital = hospitals.find((h) => {
+      const key = fromHex(h.key)
+      return key !== undefined && peerIdOf(key) === from
+    })?.id
+    return service.handleExchange(request, hospital)
+  }
+
+  get healthService(): HealthService | undefined {
+    return this.service
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
+    for (const wake of [...this.finalityWaiters]) wake()
+    await this.blockQueue.catch(() => undefined)
+    await this.ready?.catch(() => undefined)
+    await this.service?.stop()
+  }
+}
