@@ -79,7 +79,7 @@ const CONSENT_ID_PATTERN = /^[0-9a-f]{64}$/
  * Throws TxError BAD_PAYLOAD (wrong shape) or FIELD_TOO_LARGE (over a limit), naming the field.
  */
 export function parsePayload<T extends TxType>(type: T, payload: unknown): PayloadByType[T] {
-  const parser = PARSERS[type] as ((raw: Fields) => PayloadByType[T]) | undefined
+  const parser = Object.hasOwn(PARSERS, type) ? (PARSERS[type] as (raw: Fields) => PayloadByType[T]) : undefined
   if (parser === undefined) throw new TxError(TxErrorCode.UNKNOWN_TYPE, `unknown transaction type ${JSON.stringify(type)}`)
   return parser(fieldsOf(payload, type, PAYLOAD_KEYS[type]))
 }

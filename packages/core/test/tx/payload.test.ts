@@ -47,6 +47,7 @@ describe("tx/payload: exact shapes and limits", function () {
     expect(failure(TxType.ConsentGrant, grant({grantee: {kind: "group"}}))).to.include({code: TxErrorCode.BAD_PAYLOAD, field: "grantee"})
     expect(failure(TxType.ConsentGrant, [])).to.include({code: TxErrorCode.BAD_PAYLOAD})
     expect(failure(TxType.ConsentGrant, null)).to.include({code: TxErrorCode.BAD_PAYLOAD})
+    expect(failure("__proto__" as TxType, {})).to.include({code: TxErrorCode.UNKNOWN_TYPE})
   })
 
   it("ties previous to the version: null exactly for version 1", function () {
