@@ -411,6 +411,13 @@ export class ConsensusMachine {
       const vote = this.ownVotes.get(voteKey(this.round, kind))
       if (vote !== undefined) out.push({type: "broadcast", message: vote, retransmit: true})
     }
+    // Relaying the prevote quorum behind our valid block lets every validator learn it, so the next
+    // honest proposer re-proposes it and a locked minority cannot keep the rest from a quorum.
+    if (this.validBlock !== null && this.validRound < this.round) {
+      for (const vote of votesFor(this.roundVotes(this.validRound).prevotes, this.validBlock.hash())) {
+        out.push({type: "broadcast", message: vote, retransmit: true})
+      }
+    }
   }
 
   private restore(records: readonly ConsensusRecord[]): void {
@@ -563,6 +570,7 @@ export class ConsensusMachine {
         return true
       }
     }
+    if (this.tryUpdateValid(q)) return true
     if (this.step === "prevote" && countFor(votes.prevotes, null) >= q) {
       this.castVote(VoteKind.Precommit, null, out)
       return true
@@ -570,6 +578,24 @@ export class ConsensusMachine {
     if (votes.precommits.size >= q && this.once(`precommit-wait/${r}`)) {
       this.schedule(out, "precommit", r, halfTimeout(this.options, r))
       return true
+    }
+    return false
+  }
+
+  /**
+   * A prevote quorum seen late for an earlier round still makes its block the one to re-propose.
+   * This only changes what this validator would propose; receivers check the quorum themselves.
+   */
+  private tryUpdateValid(q: number): boolean {
+    for (const [round, {prevotes}] of this.votes) {
+      if (round <= this.validRound || round >= this.round || prevotes.size < q) continue
+      for (const candidate of this.proposals.get(round) ?? []) {
+        const hash = candidate.block.hash()
+        if (this.validity.get(toHex(hash)) !== "valid" || countFor(prevotes, hash) < q) continue
+        this.validRound = round
+        this.validBlock = candidate.block
+        return true
+      }
     }
     return false
   }
