@@ -1,11 +1,13 @@
 /**
  * `careledger devnet --demo` seeding: two hospitals enrol a few pseudonymous providers, patients and
  * a researcher, store records, grant consents, and read across hospitals, so a new user sees every
- * health flow working and can repeat them with the keys written to `demo-keys.json`.
+ * health flow working and can repeat them with `careledger health` and the key files it writes.
  */
-import {writeFileSync} from "node:fs"
-import {PrivateKey, Purpose, Role, toHex} from "@careledger/core"
+import {mkdirSync, rmSync, writeFileSync} from "node:fs"
+import {join} from "node:path"
+import {PrivateKey, Purpose, Role} from "@careledger/core"
 import {CareLedgerClient, HealthClient, RpcError, TxSender, type FhirResource} from "@careledger/client"
+import {writeKeyFile} from "../keystore/index.js"
 
 export interface DemoHospital {
   id: string
@@ -16,6 +18,7 @@ export interface DemoHospital {
 export interface DemoResult {
   records: string[]
   consents: string[]
+  /** Key file of each demo person, by name. */
   keys: Record<string, string>
 }
 
@@ -61,7 +64,7 @@ export async function seedHealthDemo(
   a: DemoHospital,
   b: DemoHospital,
   log: (line: string) => void,
-  keysFile?: string,
+  keysDir?: string,
 ): Promise<DemoResult> {
   const rpcA = new CareLedgerClient({url: a.rpcUrl, timeoutMs: 60_000})
   const rpcB = new CareLedgerClient({url: b.rpcUrl, timeoutMs: 60_000})
@@ -114,16 +117,23 @@ export async function seedHealthDemo(
   await healthB.registerTrial(researcherB, {trialId: "DEMO-TRIAL-1", protocol: "Demo protocol: HbA1c change at 24 weeks"})
   log("demo: the researcher pre-registered DEMO-TRIAL-1")
 
-  const keys: Record<string, string> = {
-    [`${a.id}-provider`]: toHex(providerA.seed),
-    [`${b.id}-provider`]: toHex(providerB.seed),
-    [`${b.id}-researcher`]: toHex(researcherB.seed),
-    ...Object.fromEntries(patients.map((p, i) => [`patient-${i + 1}`, toHex(p.seed)])),
+  const people: Record<string, PrivateKey> = {
+    [`${a.id}-provider`]: providerA,
+    [`${b.id}-provider`]: providerB,
+    [`${b.id}-researcher`]: researcherB,
+    ...Object.fromEntries(patients.map((p, i) => [`patient-${i + 1}`, p])),
   }
-  if (keysFile !== undefined) {
-    // Demo keys only: synthetic people on a throwaway devnet.
-    writeFileSync(keysFile, `${JSON.stringify({chainId, records, consents, seeds: keys}, null, 2)}\n`, {mode: 0o600})
-    log(`demo: keys of the demo people are in ${keysFile}; try: careledger rpc record_history '{"recordId":"${records[0]}"}' --url ${a.rpcUrl}`)
+  const keys: Record<string, string> = {}
+  if (keysDir !== undefined) {
+    // Synthetic people on a throwaway devnet: each run replaces the previous run's key files.
+    rmSync(keysDir, {recursive: true, force: true})
+    mkdirSync(keysDir, {recursive: true, mode: 0o700})
+    for (const [name, key] of Object.entries(people)) {
+      keys[name] = join(keysDir, `${name}.key`)
+      writeKeyFile(keys[name], key)
+    }
+    writeFileSync(join(keysDir, "demo.json"), `${JSON.stringify({chainId, records, consents, people: Object.fromEntries(Object.entries(people).map(([n, k]) => [n, k.id]))}, null, 2)}\n`)
+    log(`demo: key files of the demo people are in ${keysDir}; try: careledger health audit --key ${keys["patient-1"]} --url ${a.rpcUrl}`)
   }
   return {records, consents, keys}
 }

@@ -12,6 +12,9 @@ import {consentNamespace} from "../../src/rpc/consent.js"
 import {auditNamespace} from "../../src/rpc/audit.js"
 import {trialNamespace} from "../../src/rpc/trial.js"
 import {silentLogger} from "../../src/logger/index.js"
+import {healthCommand} from "../../src/cli/commands/health.js"
+import {writeKeyFile} from "../../src/keystore/index.js"
+import {writeFile} from "node:fs/promises"
 import {DirectExchange, LocalChain, makeGenesis} from "./harness.js"
 import {observation} from "./fixtures.js"
 
@@ -36,6 +39,8 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
   let clientA: HealthClient
   let clientB: HealthClient
   let rawB: CareLedgerClient
+  let urlA: string
+  let urlB: string
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "careledger-health-rpc-"))
@@ -70,6 +75,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
       urls.push(server.url)
     }
     for (const ex of exchanges) services.forEach((s, i) => ex.services.set(ids[i]!, s))
+    ;[urlA, urlB] = [urls[0]!, urls[1]!]
     clientA = new HealthClient(new CareLedgerClient(urls[0]!), chain.genesis.chainId)
     rawB = new CareLedgerClient(urls[1]!)
     clientB = new HealthClient(rawB, chain.genesis.chainId)
@@ -148,5 +154,37 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     }
     const request = readRequestToJson(signReadRequest({chainId: "another-chain", recordId: "r", purpose: Purpose.Treatment}, PrivateKey.generate()))
     expect((await rpcFailure(rawB.request("record_get", {request}))).domainCode).to.equal("REQUEST_ERROR_WRONG_CHAIN")
+  })
+
+  it("exposes the flows on the CLI, signing with key files", async () => {
+    const provider = await chain.enrol(keyA, Role.Provider)
+    const patient = await chain.enrol(keyA, Role.Patient)
+    const providerB = await chain.enrol(keyB, Role.Provider)
+    const files: Record<string, string> = {}
+    for (const [name, key] of Object.entries({provider, patient, providerB})) {
+      files[name] = join(dir, `${name}.key`)
+      writeKeyFile(files[name], key)
+    }
+    const resourceFile = join(dir, "obs.json")
+    await writeFile(resourceFile, JSON.stringify(observation()))
+    const cli = async (url: string, ...args: string[]): Promise<{code: number; json: Record<string, unknown> & unknown[]}> => {
+      const out: string[] = []
+      const err: string[] = []
+      const code = await healthCommand([...args, "--url", url, "--chain-id", chain.genesis.chainId], {out: (l) => out.push(l), err: (l) => err.push(l), env: {}, isTty: false})
+      return {code, json: JSON.parse(out.join("\n") || "null") as Record<string, unknown> & unknown[]}
+    }
+    const put = await cli(urlA, "put", "--key", files.provider!, "--record-id", "obs-cli", "--patient", patient.id, "--custodian", "hosp-a", "--resource", resourceFile)
+    expect(put.json).to.include({recordId: "obs-cli", version: 1, final: true})
+    const grant = await cli(urlA, "grant", "--key", files.patient!, "--grantee", providerB.id, "--types", "Observation", "--purposes", "treatment", "--days", "1")
+    expect(grant.json.final).to.equal(true)
+    const read = await cli(urlB, "read", "--key", files.providerB!, "--record-id", "obs-cli", "--purpose", "treatment")
+    expect(read.json.resource).to.deep.equal(observation())
+    const trail = await cli(urlA, "audit", "--key", files.patient!)
+    expect(trail.json).to.have.length(1)
+    const verify = await cli(urlB, "verify", "--record-id", "obs-cli", "--resource", resourceFile, "--salt", put.json.salt as string)
+    expect(verify.json.valid).to.equal(true)
+    expect((await rpcFailure(cli(urlB, "read", "--key", files.providerB!, "--record-id", "obs-cli", "--purpose", "research"))).data?.reason).to.equal(
+      "PURPOSE_MISMATCH",
+    )
   })
 })
