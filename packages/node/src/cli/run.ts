@@ -3,12 +3,18 @@ import {keysCommand, keysUsage} from "./commands/keys.js"
 import {genesisCommand, genesisUsage} from "./commands/genesis.js"
 import {initCommand, initUsage} from "./commands/init.js"
 import {rpcCommand, rpcUsage} from "./commands/rpc.js"
+import {startCommand, startUsage} from "./commands/start.js"
+import {devnetCommand, devnetUsage} from "./commands/devnet.js"
+import {healthCommand, healthUsage} from "./commands/health.js"
 
 const COMMANDS: Record<string, {run: Command; usage: string; summary: string}> = {
   keys: {run: keysCommand, usage: keysUsage, summary: "generate or show an Ed25519 node key"},
   genesis: {run: genesisCommand, usage: genesisUsage, summary: "write a genesis file"},
   init: {run: initCommand, usage: initUsage, summary: "prepare a data dir (key, genesis, config)"},
+  start: {run: startCommand, usage: startUsage, summary: "run a hospital's node until Ctrl-C / SIGTERM"},
+  devnet: {run: devnetCommand, usage: devnetUsage, summary: "run N validator nodes on loopback"},
   rpc: {run: rpcCommand, usage: rpcUsage, summary: "call a JSON-RPC method"},
+  health: {run: healthCommand, usage: healthUsage, summary: "health-data flows signed with a person's key file"},
 }
 
 function help(): string {

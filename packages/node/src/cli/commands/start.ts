@@ -1,0 +1,45 @@
+import {parseArgs} from "node:util"
+import {configFlagSpec, layerFromFlags, resolveConfig} from "../../config/index.js"
+import {createLogger} from "../../logger/index.js"
+import {CareLedgerNode} from "../../node/node.js"
+import {HealthPart} from "../../health/part.js"
+import {moduleLogger} from "../../logger/index.js"
+import type {CliIo} from "../io.js"
+
+export const startUsage = "careledger start [--datadir DIR] [--genesis FILE] [--listen MA ...] [--bootstrap MA ...] [--rpc-host H] [--rpc-port P] ... (docs/operations.md)"
+
+/** Runs the node until SIGINT or SIGTERM, then stops it cleanly (exit 0). */
+export async function startCommand(args: string[], io: CliIo): Promise<number> {
+  const {values} = parseArgs({args, options: configFlagSpec(), strict: true})
+  const config = resolveConfig({env: io.env, flags: layerFromFlags(values)})
+  const logger = createLogger({level: config.logLevel, pretty: config.logFormat === "pretty" || (config.logFormat === "auto" && io.isTty)})
+  const health = new HealthPart({dataDir: config.dataDir}, {logger: moduleLogger(logger, "health")})
+  const node: CareLedgerNode = new CareLedgerNode(config, {
+    logger,
+    extraNamespaces: (n) => health.attach(n),
+    recordHandler: (request, from) => health.handleRecord(request, from, node.knownHospitals),
+  })
+  let stopping: Promise<void> | null = null
+  const stop = (signal: string): void => {
+    if (stopping !== null) return
+    logger.info({signal}, "stopping")
+    stopping = node.stop().finally(() => health.stop())
+  }
+  const done = new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      stop(signal)
+      void stopping!.then(resolve, resolve)
+    }
+    process.once("SIGINT", onSignal)
+    process.once("SIGTERM", onSignal)
+  })
+  try {
+    await node.start()
+  } catch (err) {
+    await node.stop().catch(() => undefined)
+    await health.stop().catch(() => undefined)
+    throw err
+  }
+  await done
+  return 0
+}

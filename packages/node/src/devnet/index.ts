@@ -1,0 +1,162 @@
+import {spawn, type ChildProcess} from "node:child_process"
+import {createServer} from "node:net"
+import {existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync} from "node:fs"
+import {join, resolve} from "node:path"
+import {fileURLToPath} from "node:url"
+import {CareLedgerClient} from "@careledger/client"
+import {buildGenesis, writeGenesisFile} from "../genesis/index.js"
+import {loadOrCreateNodeKey} from "../keystore/index.js"
+import {CONFIG_FILE} from "../config/options.js"
+
+/** The CLI entry point, for spawning nodes as separate processes. */
+export const CLI_PATH = fileURLToPath(new URL("../cli/main.js", import.meta.url))
+
+export interface DevnetNodeSpec {
+  index: number
+  hospital: string
+  dataDir: string
+  key: string
+  peerId: string
+  validator: boolean
+  p2pPort: number
+  rpcPort: number
+  metricsPort: number
+  rpcUrl: string
+  metricsUrl: string
+  multiaddr: string
+}
+
+export interface DevnetPlan {
+  dir: string
+  chainId: string
+  nodes: DevnetNodeSpec[]
+}
+
+export interface PrepareOptions {
+  /** Validators. */
+  nodes: number
+  /** Extra non-validator hospitals (observers). */
+  observers?: number
+  /** Wipe the directory first. */
+  fresh?: boolean
+  chainId?: string
+  blockIntervalMs?: number
+  roundTimeoutMs?: number
+}
+
+/** Asks the OS for a free loopback port (released at once, so the node can bind it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolvePort(port))
+    })
+  })
+}
+
+/**
+ * Prepares (or reuses) a devnet directory: one data dir per hospital with its key, one genesis,
+ * and fresh loopback ports written to each node's config.json. Keys and chains survive restarts;
+ * ports are chosen again each time so a busy port never blocks a restart.
+ */
+export async function prepareDevnet(dir: string, options: PrepareOptions): Promise<DevnetPlan> {
+  const root = resolve(dir)
+  if (options.fresh === true) rmSync(root, {recursive: true, force: true})
+  mkdirSync(root, {recursive: true})
+  const total = options.nodes + (options.observers ?? 0)
+  const genesisPath = join(root, "genesis.json")
+  const keys = Array.from({length: total}, (_, i) => {
+    const dataDir = join(root, `node-${i}`)
+    mkdirSync(dataDir, {recursive: true, mode: 0o700})
+    return {dataDir, key: loadOrCreateNodeKey(dataDir).key}
+  })
+  if (!existsSync(genesisPath)) {
+    const genesis = buildGenesis({
+      chainId: options.chainId ?? "careledger-devnet",
+      hospitals: keys.map(({key}, i) => ({id: `hosp-${i}`, name: `Devnet Hospital ${i}`, key: key.id, validator: i < options.nodes})),
+      ...(options.blockIntervalMs === undefined ? {} : {blockIntervalMs: options.blockIntervalMs}),
+      ...(options.roundTimeoutMs === undefined ? {} : {roundTimeoutMs: options.roundTimeoutMs}),
+    })
+    writeGenesisFile(genesisPath, genesis)
+  }
+  const genesis = JSON.parse(readFileSync(genesisPath, "utf8")) as {chainId: string; hospitals: {id: string; key: string; validator: boolean}[]}
+  const nodes: DevnetNodeSpec[] = []
+  for (const [i, {dataDir, key}] of keys.entries()) {
+    const member = genesis.hospitals.find((h) => h.key === key.id)
+    const [p2pPort, rpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
+    nodes.push({
+      index: i,
+      hospital: member?.id ?? `node-${i}`,
+      dataDir,
+      key: key.id,
+      peerId: key.peerId,
+      validator: member?.validator ?? false,
+      p2pPort,
+      rpcPort,
+      metricsPort,
+      rpcUrl: `http://127.0.0.1:${rpcPort}`,
+      metricsUrl: `http://127.0.0.1:${metricsPort}`,
+      multiaddr: `/ip4/127.0.0.1/tcp/${p2pPort}/p2p/${key.peerId}`,
+    })
+  }
+  for (const node of nodes) {
+    const config = {
+      genesis: genesisPath,
+      listen: [`/ip4/127.0.0.1/tcp/${node.p2pPort}`],
+      bootstrap: nodes.filter((other) => other !== node).map((other) => other.multiaddr),
+      rpcHost: "127.0.0.1",
+      rpcPort: node.rpcPort,
+      metricsHost: "127.0.0.1",
+      metricsPort: node.metricsPort,
+      logFormat: "json",
+    }
+    writeFileSync(join(node.dataDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`)
+  }
+  return {dir: root, chainId: genesis.chainId, nodes}
+}
+
+export interface RunningNode {
+  spec: DevnetNodeSpec
+  child: ChildProcess
+  /** Resolves with the exit code (or signal name) once the process ended. */
+  exited: Promise<number | string>
+}
+
+/** Starts one node as its own process, logging (JSON) to `<dataDir>/node.log`. */
+export function spawnNode(spec: DevnetNodeSpec, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): RunningNode {
+  const logFd = openSync(join(spec.dataDir, "node.log"), "a")
+  const child = spawn(process.execPath, [CLI_PATH, "start", "--datadir", spec.dataDir, ...extraArgs], {
+    stdio: ["ignore", logFd, logFd],
+    env: {...env, CARELEDGER_LOG_FORMAT: "json"},
+  })
+  closeSync(logFd)
+  const exited = new Promise<number | string>((resolveExit) => child.once("exit", (code, signal) => resolveExit(code ?? signal ?? "unknown")))
+  return {spec, child, exited}
+}
+
+/** Polls until the node's RPC answers chain_head, or the deadline passes. */
+export async function waitForRpc(url: string, timeoutMs = 30_000): Promise<void> {
+  const client = new CareLedgerClient({url, timeoutMs: 2000})
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      await client.head()
+      return
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  }
+}
+
+/** Sends SIGTERM, then SIGKILL if the node has not exited within `graceMs`. */
+export async function stopNode(node: RunningNode, graceMs = 10_000): Promise<void> {
+  if (node.child.exitCode !== null || node.child.signalCode !== null) return
+  node.child.kill("SIGTERM")
+  const timer = setTimeout(() => node.child.kill("SIGKILL"), graceMs)
+  await node.exited
+  clearTimeout(timer)
+}

@@ -1,0 +1,12 @@
+import {CareLedgerError} from "@careledger/core"
+
+export enum NodeErrorCode {
+  NOT_STARTED = "NODE_ERROR_NOT_STARTED",
+  WRONG_CHAIN = "NODE_ERROR_WRONG_CHAIN",
+  BAD_BLOCK = "NODE_ERROR_BAD_BLOCK",
+  BAD_FRAME = "NODE_ERROR_BAD_FRAME",
+  NOT_A_VALIDATOR = "NODE_ERROR_NOT_A_VALIDATOR",
+  STOPPED = "NODE_ERROR_STOPPED",
+}
+
+export class NodeError extends CareLedgerError<NodeErrorCode> {}

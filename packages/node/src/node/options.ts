@@ -1,0 +1,28 @@
+import type {MempoolOptions, ConsensusOptions} from "@careledger/core"
+import type {NetworkOptions} from "@careledger/network"
+
+/** Tuning below the operator's config: the sum of the subsystems' own options. */
+export interface NodeTuning {
+  mempool: Partial<MempoolOptions>
+  consensus: Partial<ConsensusOptions>
+  network: Partial<Omit<NetworkOptions, "chainId" | "listen" | "bootstrap" | "members" | "observers">>
+  /** Most transactions and bytes a proposer puts in one block. */
+  maxBlockTxs: number
+  maxBlockBytes: number
+  /** How often the node asks peers for their status when it has not committed for a while. */
+  statusPollMs: number
+  /** Timeouts and evidence kept for consensus_status. */
+  keepTimeouts: number
+  keepEvidence: number
+}
+
+export const defaultNodeTuning: NodeTuning = {
+  mempool: {},
+  consensus: {},
+  network: {},
+  maxBlockTxs: 2000,
+  maxBlockBytes: 2 * 1024 * 1024,
+  statusPollMs: 3000,
+  keepTimeouts: 20,
+  keepEvidence: 50,
+}

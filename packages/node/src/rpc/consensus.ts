@@ -1,0 +1,38 @@
+import {toJsonValue, type ConsensusStatus} from "@careledger/client"
+import {toHex} from "@careledger/core"
+import type {CareLedgerNode} from "../node/node.js"
+import {method, type RpcNamespace} from "./method.js"
+import {params} from "./params.js"
+
+export type ConsensusRpcDeps = Pick<CareLedgerNode, "machine" | "timeouts" | "evidence">
+
+export function consensusMethods(node: ConsensusRpcDeps): RpcNamespace {
+  return {
+    consensus_status: method(params({}), {
+      permission: "read",
+      summary: "height, round, step and proposer being decided, recent timeouts and equivocation evidence",
+      handler: (): ConsensusStatus => {
+        const status = node.machine.status
+        return {
+          height: status.height,
+          round: status.round,
+          step: status.step,
+          proposer: toHex(node.machine.proposerOf(status.height, status.round)),
+          validator: status.isValidator,
+          validators: status.validators,
+          lastTimeouts: node.timeouts.map((t) => ({height: t.height, round: t.round, at: t.at})),
+          evidence: node.evidence.map((e) =>
+            toJsonValue({
+              validator: e.validator,
+              height: e.height,
+              round: e.round,
+              kind: e.kind,
+              first: e.first.signature,
+              second: e.second.signature,
+            }),
+          ),
+        }
+      },
+    }),
+  }
+}

@@ -1,0 +1,36 @@
+import type {PeerInfo} from "@careledger/client"
+import {peerIdOf} from "@careledger/core"
+import type {CareLedgerNode} from "../node/node.js"
+import {method, type RpcNamespace} from "./method.js"
+import {params} from "./params.js"
+
+export type NetRpcDeps = Pick<CareLedgerNode, "network" | "knownHospitals">
+
+export function netMethods(node: NetRpcDeps): RpcNamespace {
+  return {
+    net_peers: method(params({}), {
+      permission: "read",
+      summary: "connected peers with their hospital and announced height",
+      handler: (): PeerInfo[] => {
+        const byPeerId = new Map(node.knownHospitals.map((h) => [peerIdOf(hexToBytes(h.key)), h]))
+        return node.network
+          .peers()
+          .filter((p) => p.status === "connected")
+          .map((p) => {
+            const hospital = byPeerId.get(p.peerId)
+            return {
+              peerId: p.peerId,
+              addrs: p.addresses,
+              key: hospital?.key ?? null,
+              hospital: hospital?.id ?? null,
+              height: p.chain?.finalizedHeight ?? null,
+            }
+          })
+      },
+    }),
+  }
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex, "hex"))
+}
