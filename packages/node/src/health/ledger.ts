@@ -151,7 +151,8 @@ export class StateLedger implements HealthLedger {
 
   async decideAccess(query: AccessQuery): Promise<AccessDecision> {
     const d = await checkAccess(this.options.state(), query)
-    return {decision: d.kind, reason: d.reason, consentId: d.allowed ? d.consentId : null}
+    // A denial keeps the nearest consent (expired, revoked) so the audit entry says which one failed.
+    return {decision: d.kind, reason: d.reason, consentId: d.consentId}
   }
 
   async listConsents(filter: {patient?: string; grantee?: string; hospital?: string}): Promise<LedgerConsent[]> {

@@ -136,6 +136,7 @@ describe("health/service", function () {
     const revoke = buildConsentRevoke({chainId: chain.genesis.chainId, nonce: await chain.nonce(patient), consentId}, patient)
     await serviceB.revokeConsent({tx: toHex(revoke.serialize()), wait: true})
     expect((await failure(read(serviceB, providerB, "obs-1"))).details.reason).to.equal("CONSENT_REVOKED")
+    expect((await trail(serviceA))[0]).to.include({decision: "deny", reason: "CONSENT_REVOKED", consentId})
 
     // Break-glass: released and flagged.
     const glass = await read(serviceB, providerB, "obs-1", Purpose.Treatment, true)
