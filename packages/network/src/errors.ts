@@ -7,6 +7,8 @@ export enum NetworkErrorCode {
   NOT_STARTED = "NETWORK_ERROR_NOT_STARTED",
   /** A multiaddr could not be parsed or lacks a /p2p/ peer id. */
   BAD_MULTIADDR = "NETWORK_ERROR_BAD_MULTIADDR",
+  /** A string is not a libp2p peer id. */
+  BAD_PEER_ID = "NETWORK_ERROR_BAD_PEER_ID",
   /** The peer is not in the member set (or is banned). */
   NOT_A_MEMBER = "NETWORK_ERROR_NOT_A_MEMBER",
   /** Dialing a peer failed. */

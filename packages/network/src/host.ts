@@ -18,7 +18,7 @@ import {MembershipGater} from "./gater.js"
 import {BoundedPublisher, TxBatcher} from "./publisher.js"
 import {BoundedConcurrency} from "./limiter.js"
 import {GOSSIP_TOPICS, topicCodecs, topicName, type GossipHandler, type GossipHandlers, type GossipMessages, type GossipTopic, type TopicCodec, type ValidationResult} from "./gossip/topics.js"
-import {requestStream, serveProtocol, type RequestHandler} from "./reqresp/framing.js"
+import {requestOne, requestStream, serveProtocol, type RequestHandler} from "./reqresp/framing.js"
 import {
   decodeBlockChunk,
   decodeBlockRangeRequest,
@@ -331,6 +331,7 @@ export class NetworkHost {
 
   /** Bans a peer that misbehaved (forged data) for `banMs` and cuts its connections. */
   async penalise(peerId: string, reason: string): Promise<void> {
+    parsePeerId(peerId)
     this.gater.ban(peerId, Date.now() + this.options.banMs)
     this.deps.metrics?.peerPenalised?.(reason)
     this.log.warn({peerId, reason}, "peer penalised")
@@ -620,13 +621,15 @@ export class NetworkHost {
   async requestStatus(peerId: string): Promise<ChainStatus> {
     const node = this.node()
     const request = encodeStatus(this.deps.getStatus())
-    for await (const chunk of requestStream(node, peerIdFromString(peerId), this.protocol("status"), protocolLimits("status", this.options), request)) {
-      const status = decodeStatus(chunk)
-      this.recordStatus(peerId, status)
+    try {
+      const status = decodeStatus(await requestOne(node, parsePeerId(peerId), this.protocol("status"), protocolLimits("status", this.options), request))
       this.deps.metrics?.reqRespOut?.("status", "ok")
+      this.recordStatus(peerId, status)
       return status
+    } catch (err) {
+      this.deps.metrics?.reqRespOut?.("status", "error")
+      throw err
     }
-    throw new NetworkError(NetworkErrorCode.MALFORMED, "empty status response", {peerId})
   }
 
   /** Streams finalized blocks `from..from+count-1` with their certificates from a peer. */
@@ -636,7 +639,7 @@ export class NetworkHost {
       throw new NetworkError(NetworkErrorCode.BAD_OPTIONS, `block request count must be 1..${this.options.maxBlocksPerRequest}`)
     }
     const request = encodeBlockRangeRequest({from, count})
-    for await (const chunk of requestStream(node, peerIdFromString(peerId), this.protocol("blocks"), protocolLimits("blocks", this.options), request, signal)) {
+    for await (const chunk of requestStream(node, parsePeerId(peerId), this.protocol("blocks"), protocolLimits("blocks", this.options), request, signal)) {
       yield decodeBlockChunk(chunk)
     }
   }
@@ -644,17 +647,14 @@ export class NetworkHost {
   /** Sends a record request to a peer (normally the record's custodian) and returns its answer. */
   async requestRecord(peerId: string, request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     const node = this.node()
-    const limits = protocolLimits("record", this.options)
     try {
-      for await (const chunk of requestStream(node, peerIdFromString(peerId), this.protocol("record"), limits, request, signal)) {
-        this.deps.metrics?.reqRespOut?.("record", "ok")
-        return chunk
-      }
+      const answer = await requestOne(node, parsePeerId(peerId), this.protocol("record"), protocolLimits("record", this.options), request, signal)
+      this.deps.metrics?.reqRespOut?.("record", "ok")
+      return answer
     } catch (err) {
       this.deps.metrics?.reqRespOut?.("record", "error")
       throw err
     }
-    throw new NetworkError(NetworkErrorCode.MALFORMED, "empty record response", {peerId})
   }
 
   private protocol(name: ProtocolName): string {
@@ -688,7 +688,17 @@ export function parsePeerAddress(address: string): {peerId: PeerId; addr: Multia
   }
 }
 
+/** Parses a peer id string, with a typed error for anything else. */
+export function parsePeerId(peerId: string): PeerId {
+  try {
+    return peerIdFromString(peerId)
+  } catch (err) {
+    throw new NetworkError(NetworkErrorCode.BAD_PEER_ID, `${peerId} is not a peer id: ${(err as Error).message}`, {peerId})
+  }
+}
+
+/** The hex Ed25519 public key (account id) behind a peer id, if it embeds one. */
 export function publicKeyHexOfPeer(peerId: string): string | undefined {
-  const key = peerIdFromString(peerId).publicKey
+  const key = parsePeerId(peerId).publicKey
   return key === undefined ? undefined : toHex(key.raw)
 }

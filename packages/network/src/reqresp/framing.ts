@@ -94,6 +94,7 @@ export async function* requestStream(
   const timeout = AbortSignal.timeout(limits.timeoutMs)
   const signal = outerSignal === undefined ? timeout : AbortSignal.any([timeout, outerSignal])
   let stream: Stream | undefined
+  let finished = false
   try {
     stream = await libp2p.dialProtocol(peer, protocol, {signal})
     const lp = lpStream(stream, {maxDataLength: limits.maxChunkBytes + 1, maxBufferSize: limits.maxChunkBytes + 32})
@@ -102,7 +103,10 @@ export async function* requestStream(
     for (let received = 0; ; ) {
       const response = (await lp.read({signal})).subarray()
       const code = response[0]
-      if (code === END) return
+      if (code === END) {
+        finished = true
+        return
+      }
       if (code === ERROR) {
         throw new NetworkError(NetworkErrorCode.REMOTE_ERROR, new TextDecoder().decode(response.subarray(1)), {protocol})
       }
@@ -113,9 +117,26 @@ export async function* requestStream(
       yield response.subarray(1)
     }
   } catch (err) {
-    stream?.abort(err instanceof Error ? err : new Error(String(err)))
     throw toNetworkError(err, protocol, timeout.aborted)
+  } finally {
+    // Errors, timeouts and consumers that stop early all leave the stream unfinished: reset it.
+    if (!finished) stream?.abort(new NetworkError(NetworkErrorCode.STREAM_CLOSED, `${protocol} request abandoned`))
   }
+}
+
+/** Sends a request whose response is exactly one chunk. */
+export async function requestOne(
+  libp2p: Libp2p,
+  peer: PeerId,
+  protocol: string,
+  limits: ProtocolLimits,
+  request: Uint8Array,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of requestStream(libp2p, peer, protocol, limits, request, signal)) chunks.push(chunk)
+  if (chunks.length !== 1) throw new NetworkError(NetworkErrorCode.MALFORMED, `expected one response chunk, got ${chunks.length}`, {protocol})
+  return chunks[0]!
 }
 
 function toNetworkError(err: unknown, protocol: string, timedOut: boolean): NetworkError {
