@@ -69,6 +69,8 @@ export interface HealthServiceDeps {
 type Submitted = {hash: string; final: boolean}
 
 const PURPOSES = new Set<string>(Object.values(Purpose))
+const ANCHOR_CATCH_UP_TRIES = 25
+const ANCHOR_CATCH_UP_MS = 200
 
 function jsonDecision(kind: AccessDecisionKind): "release" | "deny" | "break-glass" {
   return kind
@@ -312,8 +314,12 @@ export class HealthService {
         ...(response.reason === null ? {} : {reason: response.reason}),
       })
     }
-    const versions = await this.deps.ledger.getRecordVersions(record.recordId)
-    const anchored = versions.find((v) => v.version === response.version)
+    let anchored = (await this.deps.ledger.getRecordVersions(record.recordId)).find((v) => v.version === response.version)
+    // The custodian may be a block ahead with a new version; give this node's chain a moment to catch up.
+    for (let i = 0; anchored === undefined && response.version > record.version && i < ANCHOR_CATCH_UP_TRIES; i++) {
+      await new Promise((resolve) => setTimeout(resolve, ANCHOR_CATCH_UP_MS))
+      anchored = (await this.deps.ledger.getRecordVersions(record.recordId)).find((v) => v.version === response.version)
+    }
     const computed = toHex(await this.hashOf(response.salt, response.resource))
     if (anchored === undefined || anchored.contentHash !== computed) {
       this.deps.logger?.warn({recordId: record.recordId, custodian: record.custodian, version: response.version}, "custodian content does not match the anchor")
