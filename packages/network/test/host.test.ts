@@ -54,6 +54,14 @@ describe("NetworkHost", function () {
     ])
     // The publisher does not deliver its own messages to itself.
     expect(a!.txs).to.have.length(0)
+
+    // Message ids are content hashes: the same vote published again by another member is a duplicate.
+    const marker = signedConsensusMessage(d!.key, utf8("marker"))
+    await d!.host.publishConsensus(vote)
+    await d!.host.publishConsensus(marker)
+    await waitFor(() => a!.consensus.length === 1, "the marker at the first node")
+    expect(nodes[1]!.consensus).to.have.length(3)
+    expect(new TextDecoder().decode(a!.consensus[0]!)).to.equal("marker")
   })
 
   it("does not relay malformed or forged messages and lowers the sender's score", async () => {
@@ -172,8 +180,10 @@ describe("NetworkHost", function () {
     await restarted.host.start()
     await waitFor(() => b.host.connectedPeers().includes(a.host.peerId), "b to redial the restarted a")
     await waitFor(() => statuses.includes(a.host.peerId), "statuses exchanged again")
+    await waitFor(() => b.host.peers().find((p) => p.peerId === a.host.peerId)?.latencyMs !== undefined, "a ping round trip")
     const info = b.host.peers().find((p) => p.peerId === a.host.peerId)
     expect(info?.status).to.equal("connected")
+    expect(info?.addresses[0]).to.contain(`/tcp/${port}`)
     expect(info?.chain?.finalizedHeight).to.equal(3)
   })
 
