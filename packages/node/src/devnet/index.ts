@@ -138,8 +138,8 @@ export function spawnNode(spec: DevnetNodeSpec, extraArgs: string[] = [], env: N
 }
 
 /** Polls until the node's RPC answers chain_head, or the deadline passes. */
-export async function waitForRpc(url: string, timeoutMs = 30_000): Promise<void> {
-  const client = new CareLedgerClient({url, timeoutMs: 2000})
+export async function waitForRpc(url: string, timeoutMs = 30_000, token?: string): Promise<void> {
+  const client = new CareLedgerClient({url, timeoutMs: 2000, ...(token === undefined ? {} : {token})})
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {

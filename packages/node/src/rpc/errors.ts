@@ -61,11 +61,21 @@ export const JSON_RPC_CODE_OF: Readonly<Record<string, number>> = {
   ENCODING_ERROR_MALFORMED: RpcErrorCodes.MALFORMED_TX,
   ENCODING_ERROR_NON_CANONICAL: RpcErrorCodes.MALFORMED_TX,
   // The mempool (core MempoolErrorCode).
+  // The mempool (core MempoolErrorCode). INVALID_TX and REJECTED carry the TxErrorCode in details.reason,
+  // which decides the JSON-RPC code (see toJsonRpcError).
   MEMPOOL_ERROR_FULL: RpcErrorCodes.MEMPOOL_FULL,
-  MEMPOOL_ERROR_SENDER_FULL: RpcErrorCodes.MEMPOOL_FULL,
   MEMPOOL_ERROR_DUPLICATE: RpcErrorCodes.DUPLICATE_TX,
-  MEMPOOL_ERROR_ALREADY_KNOWN: RpcErrorCodes.DUPLICATE_TX,
+  MEMPOOL_ERROR_NONCE_TOO_LOW: RpcErrorCodes.NONCE_REPLAYED,
+  MEMPOOL_ERROR_NONCE_TOO_HIGH: RpcErrorCodes.NONCE_GAP,
+  MEMPOOL_ERROR_NONCE_TAKEN: RpcErrorCodes.CONFLICT,
   MEMPOOL_ERROR_TOO_LARGE: RpcErrorCodes.MALFORMED_TX,
+  MEMPOOL_ERROR_INVALID_TX: RpcErrorCodes.MALFORMED_TX,
+  // Node and network failures an operator can cause through admin calls.
+  NODE_ERROR_NOT_A_VALIDATOR: RpcErrorCodes.NOT_A_VALIDATOR,
+  NODE_ERROR_NOT_STARTED: RpcErrorCodes.UNAVAILABLE,
+  NODE_ERROR_STOPPED: RpcErrorCodes.UNAVAILABLE,
+  NETWORK_ERROR_NOT_A_MEMBER: RpcErrorCodes.FORBIDDEN,
+  NETWORK_ERROR_DIAL_FAILED: RpcErrorCodes.UNAVAILABLE,
   // Health data (node health/errors.ts): refusals by policy, missing records, bad request signatures.
   HEALTH_ERROR_ACCESS_DENIED: RpcErrorCodes.FORBIDDEN,
   HEALTH_ERROR_NOT_PATIENT: RpcErrorCodes.FORBIDDEN,
@@ -84,8 +94,12 @@ export interface JsonRpcErrorObject {
 /** Turns anything a handler threw into a JSON-RPC error object; unexpected errors say nothing inside. */
 export function toJsonRpcError(err: unknown): JsonRpcErrorObject {
   if (isCareLedgerError(err)) {
-    const code = JSON_RPC_CODE_OF[err.code] ?? RpcErrorCodes.DOMAIN_ERROR
-    return {code, message: err.message, data: {...(toJsonValue(err.details) as {[key: string]: JsonValue}), code: err.code}}
+    // A mempool refusal names the underlying tx error in details.reason: that is what the caller must fix.
+    const reason = typeof err.details.reason === "string" && JSON_RPC_CODE_OF[err.details.reason] !== undefined ? err.details.reason : undefined
+    const code = JSON_RPC_CODE_OF[reason ?? err.code] ?? RpcErrorCodes.DOMAIN_ERROR
+    const data: {[key: string]: JsonValue} = {...(toJsonValue(err.details) as {[key: string]: JsonValue}), code: reason ?? err.code}
+    if (reason !== undefined) data.rejectedBy = err.code
+    return {code, message: err.message, data}
   }
   return {code: RpcErrorCodes.INTERNAL_ERROR, message: "internal error", data: {code: RpcErrorCode.INTERNAL}}
 }

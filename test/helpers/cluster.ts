@@ -1,0 +1,78 @@
+/**
+ * Multi-process test helpers: a devnet of real `careledger start` processes on loopback, each
+ * cleaned up by `stopAll` (SIGTERM, then SIGKILL after a grace period).
+ */
+import {mkdtemp, rm} from "node:fs/promises"
+import {tmpdir} from "node:os"
+import {join} from "node:path"
+import {CareLedgerClient} from "@careledger/client"
+import {prepareDevnet, spawnNode, stopNode, waitForRpc, type DevnetPlan, type DevnetNodeSpec, type PrepareOptions, type RunningNode} from "@careledger/node"
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `probe` until it returns a value other than undefined; fails naming `what` after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (err) {
+      lastError = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError === undefined ? "" : ` (last error: ${(lastError as Error).message})`}`)
+    await sleep(250)
+  }
+}
+
+export class Cluster {
+  readonly running = new Map<number, RunningNode>()
+
+  private constructor(
+    readonly dir: string,
+    readonly plan: DevnetPlan,
+  ) {}
+
+  static async create(options: PrepareOptions): Promise<Cluster> {
+    const dir = await mkdtemp(join(tmpdir(), "careledger-cluster-"))
+    return new Cluster(dir, await prepareDevnet(join(dir, "devnet"), options))
+  }
+
+  spec(index: number): DevnetNodeSpec {
+    return this.plan.nodes[index]!
+  }
+
+  start(index: number, extraArgs: string[] = []): RunningNode {
+    const node = spawnNode(this.spec(index), extraArgs)
+    this.running.set(index, node)
+    return node
+  }
+
+  async ready(index: number, token?: string): Promise<void> {
+    await waitForRpc(this.spec(index).rpcUrl, 60_000, token)
+  }
+
+  client(index: number, token?: string): CareLedgerClient {
+    return new CareLedgerClient({url: this.spec(index).rpcUrl, timeoutMs: 5000, ...(token === undefined ? {} : {token})})
+  }
+
+  /** SIGKILL: no shutdown code runs, as when a machine loses power. */
+  async kill(index: number): Promise<void> {
+    const node = this.running.get(index)
+    if (node === undefined) return
+    node.child.kill("SIGKILL")
+    await node.exited
+    this.running.delete(index)
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.running.values()].map((node) => stopNode(node, 10_000)))
+    this.running.clear()
+  }
+
+  async destroy(): Promise<void> {
+    await this.stopAll()
+    await rm(this.dir, {recursive: true, force: true})
+  }
+}
