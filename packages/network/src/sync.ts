@@ -126,6 +126,7 @@ export class RangeSync {
 
   private async fetchBatch(peerId: string, from: number, count: number): Promise<{imported: number; failed: boolean}> {
     let expected = from
+    let imported = 0
     this.serving = peerId
     try {
       for await (const chunk of this.deps.host.requestBlocks(peerId, from, count, this.abort.signal)) {
@@ -136,33 +137,43 @@ export class RangeSync {
           commit = decodeCommit(chunk.commit)
         } catch (err) {
           await this.deps.host.penalise(peerId, `undecodable block ${expected}: ${(err as Error).message}`)
-          return {imported: expected - from, failed: true}
+          return {imported, failed: true}
         }
         if (block.height !== expected) {
           await this.deps.host.penalise(peerId, `served height ${block.height} instead of ${expected}`)
-          return {imported: expected - from, failed: true}
+          return {imported, failed: true}
+        }
+        // Consensus may have committed this height meanwhile: nothing to import, nobody to blame.
+        if (block.height <= this.deps.localHeight()) {
+          expected++
+          continue
         }
         try {
           await this.deps.importBlock(block, commit)
         } catch (err) {
+          if (block.height <= this.deps.localHeight()) {
+            expected++
+            continue
+          }
           if (err instanceof CareLedgerError) {
             await this.deps.host.penalise(peerId, `forged block ${expected}: ${err.message}`)
-            return {imported: expected - from, failed: true}
+            return {imported, failed: true}
           }
           // A local failure (disk, bug) is not the peer's fault: stop and let the node decide.
           throw err
         }
         this.deps.metrics?.syncBlocks?.(1)
+        imported++
         expected++
       }
     } catch (err) {
       if (!(err instanceof NetworkError)) throw err
       this.log.info({peerId, from, at: expected, err: err.message}, "block transfer interrupted, trying another peer")
-      return {imported: expected - from, failed: true}
+      return {imported, failed: true}
     } finally {
       this.serving = undefined
     }
     // A peer that claimed the blocks but served none of them would otherwise be asked forever.
-    return {imported: expected - from, failed: expected === from}
+    return {imported, failed: expected === from}
   }
 }
