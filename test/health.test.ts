@@ -18,13 +18,7 @@ import {
   type AuditEntryJson,
   type FhirResource,
 } from "@careledger/client"
-import type {DevnetPlan, RunningNode} from "../packages/node/dist/src/devnet/index.js"
-
-// Compiled into test/dist, so the node package's build is two levels up at run time; types come from the import above.
-type DevnetModule = typeof import("../packages/node/dist/src/devnet/index.js")
-type KeystoreModule = typeof import("../packages/node/dist/src/keystore/index.js")
-const {prepareDevnet, spawnNode, stopNode, waitForRpc} = (await import(new URL("../../packages/node/dist/src/devnet/index.js", import.meta.url).href)) as DevnetModule
-const {readKeyFile} = (await import(new URL("../../packages/node/dist/src/keystore/index.js", import.meta.url).href)) as KeystoreModule
+import {prepareDevnet, readKeyFile, spawnNode, stopNode, waitForRpc, type DevnetPlan, type RunningNode} from "@careledger/node"
 
 const PHI = ["Zebulon", "Quixotic", "Hemoglobin", "4548-4", "HbA1c", "pseudo-7f3a", "2026-11-20T09:30"]
 
