@@ -343,16 +343,8 @@ class Simulation {
       this.queue.push(rng.int(1000, faultMs / 2), {kind: "validator-change", action: "add", target: n})
     }
     if (mix.validatorChange === "remove" || mix.validatorChange === "add-remove") {
-      const size = mix.validatorChange === "add-remove" ? n + 1 : n
-      const honestLeft = this.byzantine >= 0 ? size - 2 : size - 1
-      // Removing an honest validator must leave the faulty one under a third of the new set.
-      const canRemoveHonest = this.byzantine < 0 || 3 * 1 < size - 1
-      let target = this.byzantine
-      if (canRemoveHonest && honestLeft >= 3) {
-        do target = rng.int(0, n - 1)
-        while (target === this.byzantine)
-      }
-      if (target >= 0) this.queue.push(rng.int(faultMs / 2, faultMs - 1000), {kind: "validator-change", action: "remove", target})
+      // The target is chosen when the votes are cast (see submitValidatorVotes): -1 means "an honest one if safe".
+      this.queue.push(rng.int(faultMs / 2, faultMs - 1000), {kind: "validator-change", action: "remove", target: -1})
     }
   }
 
@@ -807,9 +799,18 @@ class Simulation {
     }
   }
 
-  private submitValidatorVotes(action: "add" | "remove", target: number): void {
+  private submitValidatorVotes(action: "add" | "remove", requested: number): void {
     const reference = this.nodes.reduce((best, n) => (n.chain.length > best.chain.length ? n : best), this.nodes[0]!)
     const current = reference.validatorsAt[reference.chain.length + 1]!
+    let target = requested
+    if (action === "remove" && target < 0) {
+      const members = current.map((key) => this.byIndex.get(toHex(key))!)
+      const honest = members.filter((i) => i !== this.byzantine)
+      const byzantineIn = members.includes(this.byzantine)
+      // Removing an honest hospital must leave the equivocator under a third of the new set.
+      if (!byzantineIn || 3 < current.length - 1) target = this.rng.pick(honest)
+      else target = this.byzantine
+    }
     for (const key of current) {
       const voter = this.byIndex.get(toHex(key))!
       if (voter === this.byzantine && action === "remove" && target === this.byzantine) continue

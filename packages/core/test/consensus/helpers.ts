@@ -1,0 +1,28 @@
+import {sha256} from "../../src/crypto/hash.js"
+import {PrivateKey} from "../../src/crypto/keys.js"
+import {utf8} from "../../src/encoding/bytes.js"
+import {Block, validatorsHashOf} from "../../src/block/block.js"
+
+export const CHAIN = "careledger-test"
+
+export function keys(n: number): PrivateKey[] {
+  return Array.from({length: n}, (_, i) => PrivateKey.fromSeed(sha256(utf8(`consensus-test-key-${i}`))))
+}
+
+/** A structurally valid block for (height, round) proposed by `proposer`; `salt` makes distinct blocks. */
+export function makeBlock(height: number, round: number, proposer: PrivateKey, validators: readonly Uint8Array[], salt = 0): Block {
+  return Block.create(
+    {
+      chainId: CHAIN,
+      height,
+      round,
+      parentHash: sha256(utf8(`parent-${height}`)),
+      timestamp: 1_000 + height * 10 + salt,
+      proposer: proposer.publicKey,
+      stateRoot: sha256(utf8(`state-${height}-${salt}`)),
+      validatorsHash: validatorsHashOf(validators),
+      lastCommit: null,
+    },
+    [],
+  )
+}
