@@ -492,6 +492,14 @@ export class HealthService {
     return (await this.deps.ledger.listAccessLog({patient})).map(auditJson)
   }
 
+  /** A record's trail for the node's operator or an auditor (the RPC layer requires an admin token). */
+  async recordAuditTrail(recordId: string): Promise<AuditEntryJson[]> {
+    if ((await this.deps.ledger.getRecord(recordId)) === undefined) {
+      throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} is not anchored`, {recordId})
+    }
+    return (await this.deps.ledger.listAccessLog({recordId})).map(auditJson)
+  }
+
   /** audit_export: the signing patient's consents and access log as a FHIR Bundle. */
   async auditExport(params: {request: unknown}): Promise<JsonValue> {
     const patient = await this.patientOf(params.request)

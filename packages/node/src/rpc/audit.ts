@@ -1,15 +1,25 @@
 /** audit_ namespace: a patient's own access trail and its FHIR export (see docs/rpc.md). */
 import type {HealthService} from "../health/service.js"
-import {method, type RpcNamespace} from "./method.js"
+import {method, permits, type RpcNamespace} from "./method.js"
+import {RpcErrorCode, RpcServerError} from "./errors.js"
 import {p, params} from "./params.js"
 import {RECORD_ID, jsonObject} from "./record.js"
 
 export function auditNamespace(health: HealthService): RpcNamespace {
   return {
-    audit_trail: method(params({request: jsonObject(), recordId: p.optional(p.string({min: 1, max: 64, pattern: RECORD_ID}))}), {
+    audit_trail: method(params({request: p.optional(jsonObject()), recordId: p.optional(p.string({min: 1, max: 64, pattern: RECORD_ID}))}), {
       permission: "read",
-      summary: "Every release, denial and break-glass access to the signing patient's records (or one of them), newest first",
-      handler: (args) => health.auditTrail(args),
+      summary:
+        "Every release, denial and break-glass access to the signing patient's records (or one of them), newest first; a record's trail without a patient signature needs an admin token",
+      handler: ({request, recordId}, call) => {
+        if (request !== undefined) return health.auditTrail({request, recordId})
+        if (recordId === undefined) throw new RpcServerError(RpcErrorCode.INVALID_PARAMS, "give a patient-signed request, or a recordId (admin)", {param: "request"})
+        // An operator or auditor of the node (admin token; loopback without tokens) may read one record's trail.
+        if (!permits(call.permission, "admin")) {
+          throw new RpcServerError(RpcErrorCode.PERMISSION, "a record's trail without the patient's signature needs an admin token")
+        }
+        return health.recordAuditTrail(recordId)
+      },
     }),
     audit_export: method(params({request: jsonObject()}), {
       permission: "read",

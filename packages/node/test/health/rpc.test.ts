@@ -115,6 +115,8 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     expect(await clientA.listConsents({hospital: "hosp-b"})).to.have.length(1)
     const trail = await clientB.auditTrail(patient)
     expect(trail.map((e) => e.decision)).to.deep.equal(["release", "deny"])
+    // The operator (admin: loopback without tokens) reads one record's trail without the patient's signature.
+    expect(((await rawB.request("audit_trail", {recordId: "obs-rpc"})) as unknown[]).length).to.equal(2)
     const bundle = (await clientA.auditExport(patient)) as {resourceType: string; entry: unknown[]}
     expect(bundle.resourceType).to.equal("Bundle")
     expect(bundle.entry).to.have.length(3)
@@ -186,5 +188,26 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     expect((await rpcFailure(cli(urlB, "read", "--key", files.providerB!, "--record-id", "obs-cli", "--purpose", "research"))).data?.reason).to.equal(
       "PURPOSE_MISMATCH",
     )
+  })
+
+  it("gives a record's trail without the patient's signature to admin tokens only", async () => {
+    const provider = await chain.enrol(keyA, Role.Provider)
+    const patient = await chain.enrol(keyA, Role.Patient)
+    await clientA.putRecord(provider, {recordId: "obs-admin", patient: patient.publicKey, custodian: "hosp-a", resource: observation()})
+    await clientA.readRecord(patient, {recordId: "obs-admin", purpose: Purpose.Treatment})
+    const tokensFile = join(dir, "tokens.json")
+    await writeFile(
+      tokensFile,
+      JSON.stringify({tokens: [{name: "app", token: "read-token-0123456789", permission: "read"}, {name: "auditor", token: "admin-token-0123456789", permission: "admin"}]}),
+    )
+    const server = new RpcServer({...defaultRpcServerOptions, port: 0, tokensFile}, {methods: joinNamespaces(auditNamespace(services[0]!)), logger: silentLogger(), feed: new HeadFeed()})
+    await server.start()
+    servers.push(server)
+    const app = new CareLedgerClient({url: server.url, token: "read-token-0123456789"})
+    const auditor = new CareLedgerClient({url: server.url, token: "admin-token-0123456789"})
+    expect((await rpcFailure(app.request("audit_trail", {recordId: "obs-admin"}))).domainCode).to.equal("RPC_ERROR_PERMISSION")
+    const trail = (await auditor.request("audit_trail", {recordId: "obs-admin"})) as {decision: string; reason: string}[]
+    expect(trail.map((e) => [e.decision, e.reason])).to.deep.equal([["release", "SELF_ACCESS"]])
+    expect((await rpcFailure(auditor.request("audit_trail", {}))).code).to.equal(RpcErrorCodes.INVALID_PARAMS)
   })
 })
