@@ -468,10 +468,12 @@ export class NetworkHost {
     if (this.libp2p !== undefined && node.getConnections(peer.peerId).length === 0) this.scheduleRedial(peer, false)
   }
 
+  /** Periodic upkeep: latency, and a fresh status so a node that fell behind notices and syncs. */
   private pingAll(): void {
     for (const id of this.connectedPeers()) {
       const peer = this.known.get(id)
       if (peer !== undefined) void this.pingPeer(peer)
+      void this.requestStatus(id).catch((err: Error) => this.log.debug({peerId: id, err: err.message}, "status refresh failed"))
     }
   }
 

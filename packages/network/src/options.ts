@@ -15,7 +15,7 @@ export interface NetworkOptions {
   redialBaseMs: number
   redialMaxMs: number
   redialJitter: number
-  /** How often connected peers are pinged for latency. */
+  /** How often connected peers are pinged for latency and asked for their status again. */
   pingIntervalMs: number
   /** How long a peer that served forged data is refused. */
   banMs: number

@@ -101,6 +101,36 @@ describe("RangeSync", function () {
     expect(toHex(node.chain.blocks[HEIGHT]!.hash())).to.equal(toHex(honest.blocks[HEIGHT]!.hash()))
   })
 
+  it("notices a connected peer moved ahead (periodic status) and catches up without reconnecting", async () => {
+    const prefix = (height: number): MemoryChain => {
+      const chain = honest.emptyCopy()
+      for (let h = 1; h <= height; h++) {
+        chain.blocks.push(honest.blocks[h]!)
+        chain.commits.push(honest.commits[h]!)
+      }
+      return chain
+    }
+    const aheadChain = prefix(100)
+    const a = createNode({key: keys[0]!, members: keys, chain: aheadChain, options: {pingIntervalMs: 200}})
+    nodes.push(a)
+    await a.host.start()
+    const behind = prefix(100)
+    const b = createNode({key: keys[1]!, members: keys, chain: behind, options: {pingIntervalMs: 200, bootstrap: [a.address()]}})
+    nodes.push(b)
+    const sync = new RangeSync({}, {host: b.host, localHeight: () => behind.height, importBlock: (block, commit) => behind.importBlock(block, commit)})
+    syncs.push(sync)
+    await b.host.start()
+    sync.start()
+    await waitFor(() => b.host.peerStatuses().get(a.host.peerId)?.finalizedHeight === 100, "statuses exchanged")
+    // a commits 200 more blocks that b missed (as if b lost those consensus messages).
+    for (let h = 101; h <= 300; h++) {
+      aheadChain.blocks.push(honest.blocks[h]!)
+      aheadChain.commits.push(honest.commits[h]!)
+    }
+    await waitFor(() => behind.height === 300, "b to catch up")
+    expect(b.host.connectedPeers()).to.deep.equal([a.host.peerId])
+  })
+
   it("refuses a forged block, bans the peer that served it, and finishes from an honest peer", async () => {
     const forger = await server(0, forged)
     const {node, sync} = joiner([forger.address()])
