@@ -131,6 +131,8 @@ export interface HospitalInfo extends ValidatorInfo {
 export interface ConsensusTimeout {
   height: number
   round: number
+  /** Which wait ran out: propose, prevote or precommit. */
+  step: string
   at: number
 }
 

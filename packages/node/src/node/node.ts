@@ -343,7 +343,10 @@ export class CareLedgerNode {
       case "schedule-timeout": {
         const timeout: Timeout = {height: action.height, round: action.round, step: action.step}
         this.after(action.delayMs, () => {
-          if (timeout.step === "propose" || timeout.step === "prevote" || timeout.step === "precommit") {
+          const now = machine.status
+          // Timers of heights and rounds already decided fire harmlessly; only live ones are worth reporting.
+          const live = now.height === timeout.height && now.round === timeout.round && now.step !== "committed"
+          if (live && (timeout.step === "propose" || timeout.step === "prevote" || timeout.step === "precommit")) {
             this.metrics.consensusTimeouts.inc()
             this.timeouts.push({...timeout, at: Date.now()})
             if (this.timeouts.length > this.tuning.keepTimeouts) this.timeouts.shift()

@@ -20,7 +20,7 @@ export function consensusMethods(node: ConsensusRpcDeps): RpcNamespace {
           proposer: toHex(node.machine.proposerOf(status.height, status.round)),
           validator: status.isValidator,
           validators: status.validators,
-          lastTimeouts: node.timeouts.map((t) => ({height: t.height, round: t.round, at: t.at})),
+          lastTimeouts: node.timeouts.map((t) => ({height: t.height, round: t.round, step: t.step, at: t.at})),
           evidence: node.evidence.map((e) =>
             toJsonValue({
               validator: e.validator,
