@@ -401,7 +401,7 @@ export interface HealthRpcMethods {
   record_get: {params: {request: ReadRequestJson}; result: RecordGetResult}
   record_verify: {params: {recordId: string; resource: FhirResource; salt: Hex; version?: number}; result: RecordVerifyResult}
   record_history: {params: {recordId: string}; result: RecordHistoryResult}
-  record_erase: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
+  record_erase: {params: {tx: Hex; wait?: boolean} | {recordId: string; legalBasis: string; wait?: boolean}; result: TxSubmitted & {final: boolean}}
   consent_grant: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {consentId: string; final: boolean}}
   consent_revoke: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
   consent_list: {params: {patient?: Hex; grantee?: Hex; hospital?: string}; result: ConsentJson[]}

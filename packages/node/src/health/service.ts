@@ -418,6 +418,23 @@ export class HealthService {
     return submitted
   }
 
+  /** The custodian erases under a stated legal basis, signing with the node key (serialised with its access logs). */
+  async eraseAsCustodian(params: {recordId: string; legalBasis: string; wait?: boolean}): Promise<Submitted> {
+    const record = await this.finalizedRecord(params.recordId)
+    if (record.custodian !== this.hospital) {
+      throw new HealthError(HealthErrorCode.BAD_PARAMS, `${this.hospital} is not the custodian of ${params.recordId} (${record.custodian} is)`)
+    }
+    const tx = await this.submitAsNode(TxType.RecordErase, {recordId: params.recordId, legalBasis: params.legalBasis})
+    const hash = tx.hashHex()
+    if (params.wait !== true) return {hash, final: false}
+    if (!(await this.deps.ledger.waitFinal(hash, this.finalityTimeoutMs))) {
+      throw new HealthError(HealthErrorCode.NOT_FINAL, `erasure ${hash} was not final within ${this.finalityTimeoutMs} ms`, {hash})
+    }
+    await this.applyErasure(params.recordId)
+    this.deps.logger?.info({recordId: params.recordId, legalBasis: params.legalBasis}, "custodian erased a record")
+    return {hash, final: true}
+  }
+
   /** Shreds local custody and cache of a record if the finalized chain says it is erased. */
   async applyErasure(recordId: string): Promise<boolean> {
     const record = await this.deps.ledger.getRecord(recordId)

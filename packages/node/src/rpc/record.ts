@@ -1,6 +1,6 @@
 /** record_ namespace: store, read, verify, trace and erase health records (see docs/rpc.md). */
 import type {HealthService} from "../health/service.js"
-import {method, type RpcNamespace} from "./method.js"
+import {method, permits, type RpcNamespace} from "./method.js"
 import {p, params, type Parser} from "./params.js"
 import {RpcErrorCode, RpcServerError} from "./errors.js"
 
@@ -44,10 +44,27 @@ export function recordNamespace(health: HealthService): RpcNamespace {
       summary: "Every anchored version of a record: hash, previous, anchoring provider, block",
       handler: ({recordId}) => health.history(recordId),
     }),
-    record_erase: method(params({tx: txHex(), wait: p.optional(p.bool())}), {
-      permission: "submit",
-      summary: "Submit a record.erase (patient, or custodian with a legal basis); once final every node shreds its copy",
-      handler: (args) => health.erase(args),
-    }),
+    record_erase: method(
+      params({
+        tx: p.optional(txHex()),
+        recordId: p.optional(p.string({min: 1, max: 64, pattern: RECORD_ID})),
+        legalBasis: p.optional(p.string({min: 1, max: 256})),
+        wait: p.optional(p.bool()),
+      }),
+      {
+        permission: "submit",
+        summary:
+          "Submit a record.erase signed by the patient (tx), or have this custodian node sign one under a stated legal basis (recordId + legalBasis, admin); once final every node shreds its copy",
+        handler: ({tx, recordId, legalBasis, wait}, call) => {
+          if (tx !== undefined) return health.erase({tx, wait})
+          if (recordId === undefined || legalBasis === undefined) {
+            throw new RpcServerError(RpcErrorCode.INVALID_PARAMS, "give a signed tx, or recordId and legalBasis", {param: "tx"})
+          }
+          // The node key signs for the hospital, so only the operator may ask for it.
+          if (!permits(call.permission, "admin")) throw new RpcServerError(RpcErrorCode.PERMISSION, "a custodian erasure needs an admin token")
+          return health.eraseAsCustodian({recordId, legalBasis, wait})
+        },
+      },
+    ),
   }
 }

@@ -282,9 +282,9 @@ describe("health/service", function () {
     await grant([Purpose.Treatment])
     await read(serviceB, providerB, "obs-6")
     await serviceB.stop()
-    const erase = buildRecordErase({chainId: chain.genesis.chainId, nonce: await chain.nonce(keyA), recordId: "obs-6", legalBasis: "court order 2026/17"}, keyA)
-    // B is down when the erase finalizes; it reconciles with the chain when it starts.
-    await serviceA.erase({tx: toHex(erase.serialize()), wait: true})
+    // B is down when the custodian's erase finalizes; it reconciles with the chain when it starts.
+    expect((await failure(serviceB.eraseAsCustodian({recordId: "obs-6", legalBasis: "court order 2026/17"}))).code).to.equal(HealthErrorCode.BAD_PARAMS)
+    await serviceA.eraseAsCustodian({recordId: "obs-6", legalBasis: "court order 2026/17", wait: true})
     expect(await vaultB.cachedVersions("obs-6")).to.deep.equal([1])
     expect(await vaultA.has("obs-6")).to.equal(false)
     await serviceB.start()
