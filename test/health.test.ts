@@ -108,6 +108,8 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
     const resource = observation()
     const put = await healthA.putRecord(providerA, {recordId: "obs-story", patient: patient.publicKey, custodian: hospitalA, resource})
     expect(put.final).to.equal(true)
+    // Final on A; B's node commits the same block a moment later at most.
+    await eventually(async () => (await healthB.recordHistory("obs-story").catch(() => undefined))?.versions.length, "B to see the anchor")
 
     // 1. B's provider, through B's node: refused by A, and the refusal is in P's trail.
     const denied = await rpcFailure(healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Treatment}))
