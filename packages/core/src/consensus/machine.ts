@@ -575,6 +575,11 @@ export class ConsensusMachine {
       this.castVote(VoteKind.Precommit, null, out)
       return true
     }
+    if (countFor(votes.precommits, null) >= q) {
+      // A nil quorum means this round cannot decide anything: waiting out the precommit timeout gains nothing.
+      this.startRound(r + 1, out)
+      return true
+    }
     if (votes.precommits.size >= q && this.once(`precommit-wait/${r}`)) {
       this.schedule(out, "precommit", r, halfTimeout(this.options, r))
       return true

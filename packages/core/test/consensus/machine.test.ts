@@ -104,17 +104,24 @@ describe("consensus/ConsensusMachine", function () {
     expect(m.status.step).to.equal("committed")
   })
 
-  it("does not finalize on a quorum of nil precommits: it moves to the next round after the precommit wait", function () {
+  it("does not finalize without a quorum for one block: nil quorum moves on at once, a split waits the precommit timeout", function () {
     const m = machine(four[0]!)
     m.start()
     m.onTimeout({height: 1, round: 0, step: "propose"})
     for (const who of [1, 2, 3]) m.onMessage(vote(VoteKind.Prevote, who, 1, 0, null))
     const actions = [1, 2, 3].flatMap((who) => m.onMessage(vote(VoteKind.Precommit, who, 1, 0, null)))
     expect(ofType(actions, "commit")).to.have.length(0)
-    const wait = ofType(actions, "schedule-timeout").find((t) => t.step === "precommit")
-    expect(wait).to.not.equal(undefined)
-    m.onTimeout({height: 1, round: 0, step: "precommit"})
     expect(m.status.round).to.equal(1)
+    const block = makeBlock(1, 1, four[2]!, set4)
+    const split = [
+      ...m.onMessage(vote(VoteKind.Precommit, 1, 1, 1, block)),
+      ...m.onMessage(vote(VoteKind.Precommit, 2, 1, 1, null)),
+      ...m.onMessage(vote(VoteKind.Precommit, 3, 1, 1, block)),
+    ]
+    expect(ofType(split, "commit")).to.have.length(0)
+    expect(ofType(split, "schedule-timeout").map((t) => t.step)).to.include("precommit")
+    m.onTimeout({height: 1, round: 1, step: "precommit"})
+    expect(m.status.round).to.equal(2)
   })
 
   it("keeps every round timeout bounded: linear growth, capped, never doubling", function () {
@@ -135,7 +142,6 @@ describe("consensus/ConsensusMachine", function () {
     for (let r = 0; r < 30; r++) {
       delays.push(...ofType(m.onTimeout({height: 1, round: r, step: "propose"}), "schedule-timeout").map((t) => t.delayMs))
       for (const who of [1, 2, 3]) delays.push(...ofType(m.onMessage(vote(VoteKind.Precommit, who, 1, r, null)), "schedule-timeout").map((t) => t.delayMs))
-      delays.push(...ofType(m.onTimeout({height: 1, round: r, step: "precommit"}), "schedule-timeout").map((t) => t.delayMs))
       expect(m.status.round).to.equal(r + 1)
     }
     expect(Math.max(...delays)).to.be.at.most(resolved.maxRoundTimeoutMs + resolved.blockIntervalMs)
@@ -182,7 +188,6 @@ describe("consensus/ConsensusMachine", function () {
     restarted.start()
     expect(restarted.status.lockedRound).to.equal(0)
     for (const who of [1, 2, 3]) restarted.onMessage(vote(VoteKind.Precommit, who, 1, 0, null))
-    restarted.onTimeout({height: 1, round: 0, step: "precommit"})
     expect(restarted.status.round).to.equal(1)
     const fresh = makeBlock(1, 1, four[2]!, set4, 5)
     const actions = [...restarted.onMessage(signProposal({chainId: CHAIN, height: 1, round: 1, validRound: -1, block: fresh}, four[2]!))]
