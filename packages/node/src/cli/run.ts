@@ -5,6 +5,7 @@ import {initCommand, initUsage} from "./commands/init.js"
 import {rpcCommand, rpcUsage} from "./commands/rpc.js"
 import {startCommand, startUsage} from "./commands/start.js"
 import {devnetCommand, devnetUsage} from "./commands/devnet.js"
+import {composeCommand, composeUsage} from "./commands/compose.js"
 import {healthCommand, healthUsage} from "./commands/health.js"
 
 const COMMANDS: Record<string, {run: Command; usage: string; summary: string}> = {
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, {run: Command; usage: string; summary: string}> =
   init: {run: initCommand, usage: initUsage, summary: "prepare a data dir (key, genesis, config)"},
   start: {run: startCommand, usage: startUsage, summary: "run a hospital's node until Ctrl-C / SIGTERM"},
   devnet: {run: devnetCommand, usage: devnetUsage, summary: "run N validator nodes on loopback"},
+  compose: {run: composeCommand, usage: composeUsage, summary: "write a docker-compose network of N hospitals"},
   rpc: {run: rpcCommand, usage: rpcUsage, summary: "call a JSON-RPC method"},
   health: {run: healthCommand, usage: healthUsage, summary: "health-data flows signed with a person's key file"},
 }

@@ -46,9 +46,13 @@ export async function devnetCommand(args: string[], io: CliIo): Promise<number> 
     stopping = true
     await Promise.all(running.map((node) => stopNode(node)))
   }
+  // Timers (status line, demo traffic) end before the nodes, so nothing talks to a stopping node.
+  const cleanups: (() => void)[] = []
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (): void => {
       if (stopping) return
+      stopping = true
+      for (const cleanup of cleanups) cleanup()
       io.out("\nstopping every devnet node...")
       void stopAll().then(resolve)
     }
@@ -74,6 +78,9 @@ export async function devnetCommand(args: string[], io: CliIo): Promise<number> 
   io.out("Ctrl-C stops every node.")
 
   let demo: NodeJS.Timeout | undefined
+  cleanups.push(() => {
+    if (demo !== undefined) clearInterval(demo)
+  })
   if (values.demo === true) demo = startDemo(running[0]!.spec.rpcUrl, readKeyFile(join(running[0]!.spec.dataDir, "node.key")), io)
   if (values.demo === true) {
     // Health flows between hospitals 1 and 2 (hospital 0's key is busy with the enrolment traffic above).
@@ -100,6 +107,7 @@ export async function devnetCommand(args: string[], io: CliIo): Promise<number> 
       else if (tick % 5 === 0) io.out(line)
     })
   }, 1000)
+  cleanups.push(() => clearInterval(status))
   await stopped
   clearInterval(status)
   if (demo !== undefined) clearInterval(demo)
