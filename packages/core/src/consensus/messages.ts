@@ -246,3 +246,32 @@ function isSignature(value: unknown): boolean {
 export function encodeEvidence(evidence: Evidence): Uint8Array {
   return encode([consensusMessageToEncodable(evidence.first), consensusMessageToEncodable(evidence.second)])
 }
+
+/**
+ * Decodes and checks evidence: both messages verify, come from one signer, share height, round and
+ * kind, and differ. Throws ConsensusError (MALFORMED, WRONG_CHAIN, BAD_SIGNATURE) otherwise.
+ */
+export function decodeEvidence(bytes: Uint8Array, chainId: string): Evidence {
+  let raw: unknown
+  try {
+    raw = decode(bytes, 2 * MAX_CONSENSUS_MESSAGE_BYTES)
+  } catch (err) {
+    throw new ConsensusError(ConsensusErrorCode.MALFORMED, (err as Error).message)
+  }
+  if (!Array.isArray(raw) || raw.length !== 2) throw new ConsensusError(ConsensusErrorCode.MALFORMED, "evidence is a pair of messages")
+  const first = consensusMessageFromEncodable(raw[0])
+  const second = consensusMessageFromEncodable(raw[1])
+  verifyConsensusMessage(first, chainId)
+  verifyConsensusMessage(second, chainId)
+  const kindOf = (m: ConsensusMessage): string => (m.type === "proposal" ? "proposal" : m.kind)
+  if (
+    !bytesEqual(signerOf(first), signerOf(second)) ||
+    first.height !== second.height ||
+    first.round !== second.round ||
+    kindOf(first) !== kindOf(second) ||
+    sameMessage(first, second)
+  ) {
+    throw new ConsensusError(ConsensusErrorCode.MALFORMED, "evidence messages do not conflict")
+  }
+  return Object.freeze({validator: signerOf(first), height: first.height, round: first.round, kind: kindOf(first) as Evidence["kind"], first, second})
+}

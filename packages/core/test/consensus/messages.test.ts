@@ -11,6 +11,8 @@ import {
   consensusRecordKey,
   decodeConsensusMessage,
   decodeConsensusRecord,
+  decodeEvidence,
+  encodeEvidence,
   encodeConsensusMessage,
   encodeConsensusRecord,
   signProposal,
@@ -118,5 +120,18 @@ describe("consensus/messages", function () {
     expect(new Set(records.map(consensusRecordKey)).size).to.equal(3)
     expect(consensusRecordKey(records[0]!).startsWith("0000000000000004/")).to.equal(true)
     expectConsensusError(() => decodeConsensusRecord(encode(["lock", 1])), ConsensusErrorCode.MALFORMED)
+  })
+
+  it("round-trips equivocation evidence and refuses a pair that does not conflict", function () {
+    const a = signVote({kind: VoteKind.Prevote, chainId: CHAIN, height: 6, round: 1, blockHash: null}, validators[2]!)
+    const b = signVote({kind: VoteKind.Prevote, chainId: CHAIN, height: 6, round: 1, blockHash: makeBlock(6, 1, validators[3]!, set).hash()}, validators[2]!)
+    const evidence = decodeEvidence(encodeEvidence({validator: a.validator, height: 6, round: 1, kind: VoteKind.Prevote, first: a, second: b}), CHAIN)
+    expect(evidence.kind).to.equal(VoteKind.Prevote)
+    expect(bytesEqual(evidence.validator, validators[2]!.publicKey)).to.equal(true)
+    const other = signVote({kind: VoteKind.Prevote, chainId: CHAIN, height: 6, round: 2, blockHash: null}, validators[2]!)
+    expectConsensusError(
+      () => decodeEvidence(encodeEvidence({validator: a.validator, height: 6, round: 1, kind: VoteKind.Prevote, first: a, second: other}), CHAIN),
+      ConsensusErrorCode.MALFORMED,
+    )
   })
 })
