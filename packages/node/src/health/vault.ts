@@ -109,6 +109,8 @@ export class Vault {
   private readonly keyPath: string
   private db: ClassicLevel<string, Uint8Array> | undefined
   private vaultKey: Uint8Array | undefined
+  /** Writes and shreds of one record run one at a time, so two first writes cannot each create a data key. */
+  private readonly locks = new Map<string, Promise<unknown>>()
 
   constructor(
     options: VaultOptions,
@@ -139,6 +141,18 @@ export class Vault {
     return {db: this.db, vaultKey: this.vaultKey}
   }
 
+  private async locked<T>(recordId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(recordId) ?? Promise.resolve()
+    const run = previous.then(fn, fn)
+    const tail = run.catch(() => undefined)
+    this.locks.set(recordId, tail)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(recordId) === tail) this.locks.delete(recordId)
+    }
+  }
+
   private dirOf(area: VaultArea, recordId: string): string {
     // Hex keeps any record id a single safe path component ("." and ".." included).
     return join(this.root, area === "custody" ? "blobs" : "cache", toHex(utf8(recordId)))
@@ -162,6 +176,10 @@ export class Vault {
 
   private async write(area: VaultArea, recordId: string, version: number, entry: VaultEntry): Promise<void> {
     checkIds(recordId, version)
+    await this.locked(recordId, () => this.writeUnlocked(area, recordId, version, entry))
+  }
+
+  private async writeUnlocked(area: VaultArea, recordId: string, version: number, entry: VaultEntry): Promise<void> {
     const key = (await this.dataKey(area, recordId, true)) as Uint8Array
     const sealed = seal(key, encode({salt: entry.salt, resource: entry.resource}), blobAad(area, recordId, version))
     const dir = this.dirOf(area, recordId)
@@ -216,6 +234,10 @@ export class Vault {
   /** Destroys the area's key and ciphertext of a record; returns whether anything was there. */
   private async shred(area: VaultArea, recordId: string): Promise<boolean> {
     checkIds(recordId)
+    return this.locked(recordId, () => this.shredUnlocked(area, recordId))
+  }
+
+  private async shredUnlocked(area: VaultArea, recordId: string): Promise<boolean> {
     const {db} = this.open()
     const dbKey = `${area}:${recordId}`
     const had = (await db.get(dbKey)) !== undefined

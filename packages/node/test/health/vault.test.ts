@@ -113,6 +113,11 @@ describe("health/vault", () => {
     expect(await vault.cacheGet("rec-9", 3)).to.equal(undefined)
   })
 
+  it("concurrent first writes of one record share one data key", async () => {
+    await Promise.all(Array.from({length: 8}, (_, i) => vault.cachePut("rec-c", i + 1, {...entry, resource: utf8(`v${i + 1}`)})))
+    for (let i = 1; i <= 8; i++) expect(new TextDecoder().decode((await vault.cacheGet("rec-c", i))?.resource)).to.equal(`v${i}`)
+  })
+
   it("refuses unsafe ids and use before start", async () => {
     expect((await rejection(vault.put("../x", 1, entry))).code).to.equal(VaultErrorCode.BAD_ID)
     expect((await rejection(vault.put("ok", 0, entry))).code).to.equal(VaultErrorCode.BAD_ID)
