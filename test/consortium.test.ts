@@ -8,6 +8,7 @@ import {join} from "node:path"
 import {PrivateKey, Role, Transaction, TxType} from "@careledger/core"
 import {CareLedgerClient, RpcError, RpcErrorCodes, TxSender, verifyTxProof} from "@careledger/client"
 import {readKeyFile} from "@careledger/node"
+import {WebSocket} from "ws"
 import {Cluster, eventually} from "./helpers/cluster.js"
 
 const VALIDATORS = 4
@@ -187,5 +188,42 @@ describe("consortium (multi-process)", function () {
     // Back in the set, it keeps up with new blocks too.
     const next = Math.max(...(await heights(survivors))) + 2
     await eventually(async () => ((await heights(validatorIndexes)).every((h) => h >= next) ? true : undefined), `all validators at ${next}`)
+  })
+
+  it("streams finalized heads to a WebSocket subscriber", async () => {
+    const ws = new WebSocket(cluster.spec(0).rpcUrl.replace(/^http/, "ws"))
+    const heads: number[] = []
+    let subscription: string | undefined
+    ws.on("message", (data) => {
+      const message = JSON.parse(String(data)) as {id?: number; result?: string; params?: {subscription: string; result: {height: number}}}
+      if (message.id === 1) subscription = message.result
+      else if (message.params !== undefined && message.params.subscription === subscription) heads.push(message.params.result.height)
+    })
+    try {
+      await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject))
+      ws.send(JSON.stringify({jsonrpc: "2.0", id: 1, method: "chain_subscribe", params: ["finalized"]}))
+      await eventually(async () => (heads.length >= 2 ? true : undefined), "two finalized heads")
+      expect(heads[1]).to.equal(heads[0]! + 1)
+    } finally {
+      ws.close()
+    }
+  })
+
+  it("adds a hospital to the validator set when more than half of the validators vote for it", async () => {
+    const candidate = cluster.spec(OBSERVER)
+    const proposal = {action: "add" as const, hospital: candidate.hospital, key: candidate.key, name: `Devnet Hospital ${OBSERVER}`}
+    for (const i of [0, 1, 2]) {
+      const {hash} = await clients[i]!.proposeValidator(proposal)
+      await clients[i]!.waitForTx(hash, {timeoutMs: 60_000})
+    }
+    await eventually(
+      async () => ((await Promise.all(validatorIndexes.map(async (i) => (await clients[i]!.validators()).length))).every((n) => n === VALIDATORS + 1) ? true : undefined),
+      "a set of 5 on every validator",
+    )
+    expect((await clients[0]!.validators()).map((v) => v.key)).to.include(candidate.key)
+    // The four voting validators still make a quorum of the five (the new one runs as an observer here).
+    const next = Math.max(...(await heights(validatorIndexes))) + 3
+    await eventually(async () => ((await heights(validatorIndexes)).every((h) => h >= next) ? true : undefined), `all validators at ${next}`)
+    await eventually(async () => ((await clients[OBSERVER]!.head()).finalizedHeight >= next ? true : undefined), `observer at ${next}`)
   })
 })
