@@ -92,6 +92,8 @@ export class CareLedgerNode {
 
   private readonly deps: NodeDependencies
   private readonly consensusLog: Logger
+  /** The node's own events (start, blocks, stop); subsystems get their own children of the root logger. */
+  private readonly nodeLog: Logger
   private storeRef: ChainStore | null = null
   private mempoolRef: Mempool | null = null
   private hostRef: NetworkHost | null = null
@@ -116,6 +118,7 @@ export class CareLedgerNode {
     this.tuning = {...defaultNodeTuning, ...tuning}
     this.logger = deps.logger
     this.consensusLog = moduleLogger(deps.logger, "consensus")
+    this.nodeLog = moduleLogger(deps.logger, "node")
     this.key = deps.key ?? loadOrCreateNodeKey(config.dataDir).key
     this.genesis = readGenesis(config)
     this.metrics = new NodeMetrics()
@@ -187,7 +190,7 @@ export class CareLedgerNode {
     this.hospitals = await listHospitals(store.state())
     const head = store.head()
     this.metrics.blockFinalized(head.height, 0)
-    log.info({chainId: this.chainId, height: head.height, key: this.key.id, peerId: this.key.peerId}, "chain store open")
+    this.nodeLog.info({chainId: this.chainId, height: head.height, key: this.key.id, peerId: this.key.peerId}, "chain store open")
 
     this.mempoolRef = new Mempool(this.tuning.mempool, {
       chainId: this.chainId,
@@ -257,7 +260,7 @@ export class CareLedgerNode {
       await this.metricsServer.start()
     }
     this.every(this.tuning.statusPollMs, () => this.pollStatus())
-    log.info({rpc: this.rpcUrl, metrics: this.metricsUrl, listen: this.network.addresses(), validator: this.isValidator}, "node started")
+    this.nodeLog.info({rpc: this.rpcUrl, metrics: this.metricsUrl, listen: this.network.addresses(), validator: this.isValidator}, "node started")
   }
 
   /** Stops in reverse order; safe to call twice. */
@@ -274,7 +277,7 @@ export class CareLedgerNode {
     await this.queue.catch(() => undefined)
     await this.hostRef?.stop()
     await this.storeRef?.close()
-    this.logger.info("node stopped")
+    this.nodeLog.info("node stopped")
   }
 
   // ---- consensus driver ----
@@ -287,7 +290,7 @@ export class CareLedgerNode {
       try {
         records.push(decodeConsensusRecord(value))
       } catch (err) {
-        this.logger.warn({err: (err as Error).message}, "skipping an unreadable consensus record")
+        this.consensusLog.warn({err: (err as Error).message}, "skipping an unreadable consensus record")
       }
     }
     this.recordSeq = records.length
@@ -321,7 +324,7 @@ export class CareLedgerNode {
       }
     })
     this.queue = run.catch((err: unknown) => {
-      this.logger.error({err}, "consensus input failed")
+      this.consensusLog.error({err}, "consensus input failed")
     })
     return this.queue
   }
@@ -332,7 +335,7 @@ export class CareLedgerNode {
     switch (action.type) {
       case "broadcast":
         void this.network.publishConsensus(encodeConsensusFrame(action.message, action.retransmit ? Date.now() : 0)).catch((err: Error) => {
-          this.logger.debug({err: err.message}, "consensus message not published")
+          this.consensusLog.debug({err: err.message}, "consensus message not published")
         })
         return
       case "persist": {
@@ -370,7 +373,7 @@ export class CareLedgerNode {
           this.executions.set(action.block.hashHex(), await validateNextBlock(this.store, action.block, {now: Date.now()}))
         } catch (err) {
           ok = false
-          this.logger.warn({height: action.block.height, err: (err as Error).message}, "proposed block is invalid")
+          this.consensusLog.warn({height: action.block.height, err: (err as Error).message}, "proposed block is invalid")
         }
         await this.runActions(machine.onBlockValidated(action.block.hash(), ok))
         return
@@ -383,7 +386,7 @@ export class CareLedgerNode {
         return
       }
       case "evidence":
-        this.logger.warn({validator: toHex(action.evidence.validator), height: action.evidence.height, kind: action.evidence.kind}, "equivocation")
+        this.consensusLog.warn({validator: toHex(action.evidence.validator), height: action.evidence.height, kind: action.evidence.kind}, "equivocation")
         this.evidence.push(action.evidence)
         if (this.evidence.length > this.tuning.keepEvidence) this.evidence.shift()
         return
@@ -392,7 +395,7 @@ export class CareLedgerNode {
         void this.network
           .requestStatus(peerId)
           .then(() => this.sync?.sync())
-          .catch((err: Error) => this.logger.debug({peerId, err: err.message}, "status request for sync failed"))
+          .catch((err: Error) => this.consensusLog.debug({peerId, err: err.message}, "status request for sync failed"))
         return
       }
       case "peer-behind":
@@ -457,7 +460,7 @@ export class CareLedgerNode {
     this.hospitals = await listHospitals(store.state())
     if (store.validators().map(toHex).join() !== before) {
       const members = this.memberKeys()
-      this.logger.info({validators: members.validators.length}, "validator set changed")
+      this.nodeLog.info({validators: members.validators.length}, "validator set changed")
       await this.network.setMembers(members.validators)
       await this.network.setObservers(members.observers)
     }
@@ -471,7 +474,7 @@ export class CareLedgerNode {
     }
     this.feed.publish("newHeads", head)
     this.feed.publish("finalized", head)
-    this.logger.info({height: block.height, txs: block.txs.length, round: block.header.round, hash: head.hash.slice(0, 16)}, "finalized block")
+    this.nodeLog.info({height: block.height, txs: block.txs.length, round: block.header.round, hash: head.hash.slice(0, 16)}, "finalized block")
   }
 
   /** Range sync hands finalized blocks here; they go through the same queue as consensus commits. */
@@ -508,7 +511,7 @@ export class CareLedgerNode {
       this.network.publishTxs([tx])
     } catch (err) {
       // The tx is pending here and will be proposed or re-gossiped; a full gossip queue is not its failure.
-      this.logger.warn({err: (err as Error).message}, "tx not gossiped")
+      this.nodeLog.warn({err: (err as Error).message}, "tx not gossiped")
     }
     void this.enqueue(() => this.machine.onTxsAvailable())
     return result.hash
@@ -561,7 +564,7 @@ export class CareLedgerNode {
           try {
             return this.machine.onMessage(message)
           } catch (err) {
-            this.logger.debug({err: (err as Error).message}, "consensus message refused")
+            this.consensusLog.debug({err: (err as Error).message}, "consensus message refused")
             return []
           }
         })
