@@ -5,7 +5,7 @@ import {initCommand, initUsage} from "./commands/init.js"
 import {rpcCommand, rpcUsage} from "./commands/rpc.js"
 import {startCommand, startUsage} from "./commands/start.js"
 import {devnetCommand, devnetUsage} from "./commands/devnet.js"
-import {composeCommand, composeUsage} from "./commands/compose.js"
+import {composeCommand, composeUsage} from "./compose.js"
 import {healthCommand, healthUsage} from "./commands/health.js"
 
 const COMMANDS: Record<string, {run: Command; usage: string; summary: string}> = {
