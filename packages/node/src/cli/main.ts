@@ -9,4 +9,7 @@ const io: CliIo = {
   isTty: process.stdout.isTTY === true,
 }
 
-process.exitCode = await runCli(process.argv.slice(2), io)
+const code = await runCli(process.argv.slice(2), io)
+process.exitCode = code
+// A daemon that has stopped cleanly exits even if a library left a timer or socket behind.
+if (process.argv[2] === "start" || process.argv[2] === "devnet") setTimeout(() => process.exit(code), 1000).unref()

@@ -270,14 +270,26 @@ export class CareLedgerNode {
     this.abort.abort()
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
-    await this.metricsServer?.stop()
-    await this.rpc?.stop()
-    await this.sync?.stop()
+    // Each step is bounded so one stuck part cannot keep the process from exiting; the store's own
+    // batches are atomic, so closing it late or not at all never leaves a half-written block.
+    await this.within("metrics", this.metricsServer?.stop())
+    await this.within("rpc", this.rpc?.stop())
+    await this.within("sync", this.sync?.stop())
     // Let a commit in flight finish so the store closes on a block boundary.
-    await this.queue.catch(() => undefined)
-    await this.hostRef?.stop()
-    await this.storeRef?.close()
+    await this.within("consensus queue", this.queue.catch(() => undefined))
+    await this.within("network", this.hostRef?.stop())
+    await this.within("store", this.storeRef?.close())
     this.nodeLog.info("node stopped")
+  }
+
+  private async within(part: string, stopping: Promise<unknown> | undefined, ms = 5000): Promise<void> {
+    if (stopping === undefined) return
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)))
+    const outcome = await Promise.race([stopping.then(() => "done" as const, (err: unknown) => err), late])
+    clearTimeout(timer)
+    if (outcome === "late") this.nodeLog.warn({part, ms}, "part did not stop in time; going on")
+    else if (outcome !== "done") this.nodeLog.warn({part, err: (outcome as Error).message}, "part failed to stop cleanly")
   }
 
   // ---- consensus driver ----
