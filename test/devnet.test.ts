@@ -53,6 +53,12 @@ describe("careledger devnet (multi-process)", function () {
       const head = await client.head()
       return head.finalizedHeight >= minHeight ? head.finalizedHeight : undefined
     }, `height ${minHeight}`)
+    // What the README tells a user to try: the CLI's rpc command against a printed URL.
+    const rpc = spawn(process.execPath, [CLI_PATH, "rpc", "chain_head", "--url", urls[1]!], {stdio: ["ignore", "pipe", "inherit"]})
+    let printed = ""
+    rpc.stdout!.on("data", (chunk: Buffer) => (printed += chunk.toString()))
+    expect(await new Promise((resolve) => rpc.once("exit", resolve))).to.equal(0)
+    expect((JSON.parse(printed) as {finalizedHeight: number}).finalizedHeight).to.be.at.least(minHeight)
     devnet.child.kill("SIGTERM")
     expect(await devnet.exited).to.equal(0)
     expect(devnet.output()).to.contain("devnet stopped")
