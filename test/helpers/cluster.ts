@@ -44,7 +44,7 @@ export class Cluster {
   }
 
   start(index: number, extraArgs: string[] = []): RunningNode {
-    const node = spawnNode(this.spec(index), extraArgs)
+    const node = spawnNode(this.spec(index), extraArgs, process.env)
     this.running.set(index, node)
     return node
   }

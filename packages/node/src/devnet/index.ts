@@ -125,8 +125,11 @@ export interface RunningNode {
   exited: Promise<number | string>
 }
 
-/** Starts one node as its own process, logging (JSON) to `<dataDir>/node.log`. */
-export function spawnNode(spec: DevnetNodeSpec, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): RunningNode {
+/**
+ * Starts one node as its own process, logging (JSON) to `<dataDir>/node.log`. The caller passes
+ * the environment (the CLI hands down its own, so CARELEDGER_* settings reach the nodes).
+ */
+export function spawnNode(spec: DevnetNodeSpec, extraArgs: string[] = [], env: Readonly<Record<string, string | undefined>> = {}): RunningNode {
   const logFd = openSync(join(spec.dataDir, "node.log"), "a")
   const child = spawn(process.execPath, [CLI_PATH, "start", "--datadir", spec.dataDir, ...extraArgs], {
     stdio: ["ignore", logFd, logFd],

@@ -1,2 +1,3 @@
+export * from "./options.js"
 export * from "./metrics.js"
 export * from "./server.js"

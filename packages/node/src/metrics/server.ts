@@ -3,10 +3,7 @@ import type {AddressInfo} from "node:net"
 import type {Logger} from "pino"
 import type {NodeMetrics} from "./metrics.js"
 
-export interface MetricsServerOptions {
-  host: string
-  port: number
-}
+import type {MetricsServerOptions} from "./options.js"
 
 /** What /health and /ready look at. */
 export interface HealthProbe {

@@ -50,7 +50,6 @@ import {NodeError, NodeErrorCode} from "./errors.js"
 import {defaultNodeTuning, type NodeTuning} from "./options.js"
 import {validateNextBlock} from "./validate.js"
 import {coreNamespaces} from "../rpc/core.js"
-export {NODE_VERSION} from "./version.js"
 
 
 
@@ -560,6 +559,7 @@ export class CareLedgerNode {
         }
         if (added > 0) {
           this.metrics.mempoolTxs.set(this.mempool.size)
+          this.metrics.mempoolBytes.set(this.mempool.bytes)
           void this.enqueue(() => this.machine.onTxsAvailable())
         }
         return added > 0 ? "accept" : "ignore"

@@ -40,7 +40,7 @@ export async function devnetCommand(args: string[], io: CliIo): Promise<number> 
     ...(values["block-interval"] === undefined ? {} : {blockIntervalMs: intArg("--block-interval", values["block-interval"])}),
   })
   io.out(`devnet ${plan.chainId}: ${count} validators in ${plan.dir}${values.fresh === true ? " (fresh)" : ""}`)
-  const running: RunningNode[] = plan.nodes.map((spec) => spawnNode(spec))
+  const running: RunningNode[] = plan.nodes.map((spec) => spawnNode(spec, [], io.env))
   let stopping = false
   const stopAll = async (): Promise<void> => {
     stopping = true

@@ -1,0 +1,5 @@
+export * from "./node.js"
+export * from "./errors.js"
+export * from "./options.js"
+export * from "./validate.js"
+export * from "./version.js"
