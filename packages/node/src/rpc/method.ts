@@ -1,4 +1,5 @@
 import type {Permission} from "@careledger/client"
+import {RpcErrorCode, RpcServerError} from "./errors.js"
 import type {ParamsParser} from "./params.js"
 
 export type {Permission}
@@ -54,7 +55,7 @@ export function joinNamespaces(...namespaces: RpcNamespace[]): Map<string, RpcMe
   const table = new Map<string, RpcMethod>()
   for (const ns of namespaces) {
     for (const [name, m] of Object.entries(ns)) {
-      if (table.has(name)) throw new Error(`RPC method ${name} is defined twice`)
+      if (table.has(name)) throw new RpcServerError(RpcErrorCode.INTERNAL, `RPC method ${name} is defined twice`, {method: name})
       table.set(name, m)
     }
   }
