@@ -42,6 +42,8 @@ export interface PrepareOptions {
   chainId?: string
   blockIntervalMs?: number
   roundTimeoutMs?: number
+  /** Propose empty blocks when idle (default true). */
+  emptyBlocks?: boolean
 }
 
 /** Asks the OS for a free loopback port (released at once, so the node can bind it). */
@@ -79,6 +81,7 @@ export async function prepareDevnet(dir: string, options: PrepareOptions): Promi
       hospitals: keys.map(({key}, i) => ({id: `hosp-${i}`, name: `Devnet Hospital ${i}`, key: key.id, validator: i < options.nodes})),
       ...(options.blockIntervalMs === undefined ? {} : {blockIntervalMs: options.blockIntervalMs}),
       ...(options.roundTimeoutMs === undefined ? {} : {roundTimeoutMs: options.roundTimeoutMs}),
+      ...(options.emptyBlocks === undefined ? {} : {emptyBlocks: options.emptyBlocks}),
     })
     writeGenesisFile(genesisPath, genesis)
   }

@@ -394,6 +394,8 @@ export class CareLedgerNode {
         await this.commit(action.block, action.certificate, execution)
         await this.runActions(machine.onCommitApplied(execution.validators))
         this.noteRound()
+        // Without empty blocks a new height idles until told of transactions; some may already wait.
+        if (this.mempool.size > 0) await this.runActions(machine.onTxsAvailable())
         return
       }
       case "evidence":
@@ -502,7 +504,8 @@ export class CareLedgerNode {
           const execution = await validateNextBlock(this.store, block)
           await this.commit(block, commit, execution)
           resolve()
-          return this.machine.onFinalizedElsewhere(block, commit, execution.validators)
+          const actions = this.machine.onFinalizedElsewhere(block, commit, execution.validators)
+          return this.mempool.size > 0 ? [...actions, ...this.machine.onTxsAvailable()] : actions
         } catch (err) {
           reject(err)
           return []
