@@ -45,7 +45,7 @@ import {NodeConfigError, NodeConfigErrorCode, type NodeConfig} from "../config/i
 import {loadOrCreateNodeKey} from "../keystore/index.js"
 import {moduleLogger} from "../logger/index.js"
 import {MetricsServer, NodeMetrics} from "../metrics/index.js"
-import {HeadFeed, RpcServer, defaultRpcServerOptions, joinNamespaces, type RpcNamespace} from "../rpc/index.js"
+import {HeadFeed, RpcServer, TokenStore, defaultRpcServerOptions, isLoopback, joinNamespaces, type RpcNamespace} from "../rpc/index.js"
 import {NodeError, NodeErrorCode} from "./errors.js"
 import {defaultNodeTuning, type NodeTuning} from "./options.js"
 import {validateNextBlock} from "./validate.js"
@@ -120,6 +120,14 @@ export class CareLedgerNode {
     this.nodeLog = moduleLogger(deps.logger, "node")
     this.key = deps.key ?? loadOrCreateNodeKey(config.dataDir).key
     this.genesis = readGenesis(config)
+    // Refuse an unsafe or broken RPC setup before anything opens, not after the node joined the network.
+    if (config.rpcTokens === null && !isLoopback(config.rpcHost)) {
+      throw new NodeConfigError(
+        NodeConfigErrorCode.AUTH_REQUIRED,
+        `RPC host ${config.rpcHost} is not loopback: set a tokens file (--rpc-tokens) so callers must authenticate`,
+      )
+    }
+    if (config.rpcTokens !== null) TokenStore.fromFile(config.rpcTokens)
     this.metrics = new NodeMetrics()
   }
 
