@@ -173,8 +173,9 @@ export function prepareComposeNetwork(options: ComposeOptions): ComposePlan {
   return plan
 }
 
+/** Hex, so a token never starts with "-" and passes as a `--token` argument. */
 function newToken(): string {
-  return randomBytes(24).toString("base64url")
+  return randomBytes(24).toString("hex")
 }
 
 function chownTree(path: string, uid: number, gid: number): void {
