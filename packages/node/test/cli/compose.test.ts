@@ -88,6 +88,8 @@ describe("cli compose", () => {
       )
       expect(env.CARELEDGER_RPC_URL).to.equal("http://127.0.0.1:8545")
       expect(tokens.lookup(env.CARELEDGER_RPC_TOKEN!)?.permission).to.equal("admin")
+      // A token starting with "-" would not pass as a --token argument.
+      expect(env.CARELEDGER_RPC_TOKEN).to.match(/^[0-9a-f]{48}$/)
       expect(readFileSync(join(dataDir, "node.key")).length).to.be.greaterThan(0)
     }
     // Each hospital has its own tokens.
