@@ -195,6 +195,64 @@ describe("consensus/ConsensusMachine", function () {
     expect(votesSent(actions).map((v) => [v.kind, v.round, v.blockHash])).to.deep.equal([[VoteKind.Prevote, 1, null]])
   })
 
+  it("keeps a decision one validator saw the only possible one: locked validators refuse an equivocator's other block", function () {
+    // Height 2: round 0 is proposed by validator 2, round 1 by validator 3, the equivocator (no machine).
+    const honest = [0, 1, 2].map((i) => machine(four[i]!, 2))
+    const byz = four[3]!
+    const sent: ConsensusAction[][] = honest.map((m) => m.start())
+    const deliver = (i: number, message: Parameters<ConsensusMachine["onMessage"]>[0]): ConsensusAction[] => {
+      const actions = honest[i]!.onMessage(message)
+      for (const v of ofType(actions, "validate-block")) actions.push(...honest[i]!.onBlockValidated(v.block.hash(), true))
+      sent[i]!.push(...actions)
+      return actions
+    }
+    const own = (i: number, kind: VoteKind, round: number): Vote => votesSent(sent[i]!).find((v) => v.kind === kind && v.round === round)!
+    const b = makeBlock(2, 0, four[2]!, set4, 1)
+    sent[2]!.push(...honest[2]!.onTimeout({height: 2, round: 0, step: "interval"}), ...honest[2]!.onProposalBuilt(b))
+    const proposal = ofType(sent[2]!, "broadcast").find((a) => a.message.type === "proposal")!.message
+    deliver(0, proposal)
+    deliver(1, proposal)
+    const byzPrevoteB = signVote({kind: VoteKind.Prevote, chainId: CHAIN, height: 2, round: 0, blockHash: b.hash()}, byz)
+    for (const i of [0, 1, 2]) {
+      for (const j of [0, 1, 2]) if (i !== j) deliver(i, own(j, VoteKind.Prevote, 0))
+      deliver(i, byzPrevoteB)
+    }
+    for (const i of [0, 1, 2]) expect(honest[i]!.status.lockedRound).to.equal(0)
+    // Validator 0 hears the other precommits for B and decides; its own precommit to the others is lost,
+    // and the equivocator tells them nil.
+    deliver(0, own(1, VoteKind.Precommit, 0))
+    deliver(0, own(2, VoteKind.Precommit, 0))
+    const decided = ofType(sent[0]!, "commit")
+    expect(decided.map((c) => c.block.hashHex())).to.deep.equal([b.hashHex()])
+    const byzNil = signVote({kind: VoteKind.Precommit, chainId: CHAIN, height: 2, round: 0, blockHash: null}, byz)
+    deliver(1, own(2, VoteKind.Precommit, 0))
+    deliver(2, own(1, VoteKind.Precommit, 0))
+    deliver(1, byzNil)
+    deliver(2, byzNil)
+    for (const i of [1, 2]) {
+      sent[i]!.push(...honest[i]!.onTimeout({height: 2, round: 0, step: "precommit"}))
+      expect(honest[i]!.status.round).to.equal(1)
+    }
+    // Round 1: the equivocator proposes another block C and votes for it everywhere.
+    const c = makeBlock(2, 1, byz, set4, 2)
+    const other = signProposal({chainId: CHAIN, height: 2, round: 1, validRound: -1, block: c}, byz)
+    for (const i of [1, 2]) deliver(i, other)
+    for (const i of [1, 2]) {
+      deliver(i, signVote({kind: VoteKind.Prevote, chainId: CHAIN, height: 2, round: 1, blockHash: c.hash()}, byz))
+      deliver(i, own(i === 1 ? 2 : 1, VoteKind.Prevote, 1))
+      deliver(i, signVote({kind: VoteKind.Precommit, chainId: CHAIN, height: 2, round: 1, blockHash: c.hash()}, byz))
+    }
+    for (const i of [1, 2]) {
+      expect(own(i, VoteKind.Prevote, 1).blockHash, `validator ${i} prevote in round 1`).to.equal(null)
+      const forC = votesSent(sent[i]!).filter((v) => v.blockHash !== null && toHex(v.blockHash) === c.hashHex())
+      expect(forC, `validator ${i} voted for the other block`).to.deep.equal([])
+      expect(ofType(sent[i]!, "commit")).to.deep.equal([])
+      // Sync then brings them validator 0's decision, which they accept: one block at height 2.
+      honest[i]!.onFinalizedElsewhere(b, decided[0]!.certificate, set4)
+      expect(honest[i]!.status.height).to.equal(3)
+    }
+  })
+
   it("stays quiet on an idle chain without empty blocks, and wakes on transactions or a peer's message", function () {
     const m = machine(four[2]!, 1, [], {emptyBlocks: false})
     const start = m.start()

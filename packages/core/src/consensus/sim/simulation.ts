@@ -6,7 +6,7 @@ import {precommitSigningBytes, quorumSize, type CommitCertificate} from "../../b
 import {Transaction} from "../../tx/transaction.js"
 import {AccessDecisionKind, Purpose, TxType} from "../../tx/types.js"
 import {ConsensusMachine, type ConsensusAction, type Timeout} from "../machine.js"
-import {signerOf, signProposal, signVote, type ConsensusMessage} from "../messages.js"
+import {signerOf, signProposal, signVote, VoteKind, type ConsensusMessage, type Proposal} from "../messages.js"
 import type {ConsensusRecord} from "../records.js"
 import {Prng} from "./prng.js"
 import {EventQueue} from "./queue.js"
@@ -81,6 +81,7 @@ const SYNC_BATCH = 16
 const SYNC_RATE_LIMIT_MS = 250
 const STABLE_MAX_DELAY_MS = 20
 const LIVENESS_MIN_PROGRESS = 2
+const MAX_EVENTS = 2_000_000
 
 /** The fault mix a seed runs: every seed gets a different blend, so 1,000 seeds cover them all. */
 export function mixForSeed(seed: number): FaultMix {
@@ -237,6 +238,7 @@ class Simulation {
   private byzantine = -1
   private byzGroup = new Set<number>()
   private byzBoth = -1
+  private readonly attacked = new Set<string>()
   private nextClientTx = 0
   private voteNonces = new Map<number, number>()
   private pendingRecoveries: {at: number; target: number}[] = []
@@ -301,9 +303,14 @@ class Simulation {
     this.planTxs()
     const end = config.faultMs + config.stableMs
     this.queue.push(config.faultMs, {kind: "stabilize"})
-    for (;;) {
+    // Bounded: a broken protocol must fail a seed, not hang the suite. The first violation ends the run.
+    for (let events = 0; ; events++) {
+      if (events >= MAX_EVENTS) {
+        this.violations.push(`event budget of ${MAX_EVENTS} exhausted at ${this.now} ms (a message storm)`)
+        break
+      }
       const next = this.queue.pop()
-      if (next === undefined || next.time > end) break
+      if (next === undefined || next.time > end || this.violations.length > 0) break
       this.now = next.time
       this.handle(next.item)
     }
@@ -364,7 +371,10 @@ class Simulation {
     switch (event.kind) {
       case "deliver": {
         const node = this.nodes[event.to]!
-        if (node.up && node.machine !== null) this.execute(node, this.guard(() => node.machine!.onMessage(event.message)))
+        if (node.up && node.machine !== null) {
+          this.execute(node, this.guard(() => node.machine!.onMessage(event.message)))
+          if (node.byzantine && event.message.type === "proposal") this.amnesiaAttack(node, event.message)
+        }
         break
       }
       case "timeout": {
@@ -607,6 +617,22 @@ class Simulation {
     return twin
   }
 
+  /**
+   * The equivocator also prevotes and precommits every proposal it sees, ignoring any lock, to a random
+   * part of the network: the attack that breaks protocols without locking.
+   */
+  private amnesiaAttack(node: SimNode, proposal: Proposal): void {
+    const id = `${proposal.height}/${proposal.round}/${proposal.block.hashHex()}`
+    if (this.attacked.has(id)) return
+    this.attacked.add(id)
+    for (const kind of [VoteKind.Prevote, VoteKind.Precommit]) {
+      const vote = signVote({kind, chainId: CHAIN_ID, height: proposal.height, round: proposal.round, blockHash: proposal.block.hash()}, node.key)
+      for (const other of this.nodes) {
+        if (other !== node && this.rng.chance(0.5)) this.send(node.index, other.index, {kind: "deliver", to: other.index, message: vote})
+      }
+    }
+  }
+
   /** Persistence invariant: an honest validator never signs two different things for one (height, round, kind). */
   private recordSigned(message: ConsensusMessage): void {
     const signer = this.byIndex.get(toHex(signerOf(message)))
@@ -846,6 +872,10 @@ class Simulation {
       this.stats.finalStates = this.nodes.map(
         (n) => `node ${n.index}${n.byzantine ? " (equivocator)" : ""}${n.up ? "" : " (down)"} chain=${n.chain.length} pool=${n.pool.size} ${n.machine?.debugState() ?? ""}`,
       )
+    }
+    if (this.violations.length > 0) {
+      this.stats.heights = this.nodes.map((n) => n.chain.length)
+      return
     }
     const honest = this.honestNodes()
     this.stats.heights = this.nodes.map((n) => n.chain.length)
