@@ -68,6 +68,8 @@ export interface ConsensusStatus {
   validRound: number
   validators: number
   isValidator: boolean
+  /** Rounds of the current height whose votes are kept (bounded by MAX_TRACKED_ROUNDS). */
+  trackedRounds: number
 }
 
 /** Heights ahead of ours whose messages are buffered (beyond this they are dropped). */
@@ -155,6 +157,7 @@ export class ConsensusMachine {
       validRound: this.validRound,
       validators: this.validators.length,
       isValidator: this.isValidator(),
+      trackedRounds: this.votes.size,
     }
   }
 
@@ -677,8 +680,18 @@ export class ConsensusMachine {
       if (this.votes.size <= MAX_TRACKED_ROUNDS) break
       if (round === this.lockedRound || round === this.validRound || round >= this.round) continue
       this.votes.delete(round)
+      for (const proposal of this.proposals.get(round) ?? []) this.forgetBlock(proposal.block, round)
       this.proposals.delete(round)
     }
+  }
+
+  /** Drops a block of a pruned round unless a lock or another kept proposal still refers to it. */
+  private forgetBlock(block: Block, round: number): void {
+    const key = block.hashHex()
+    if (this.lockedBlock?.hashHex() === key || this.validBlock?.hashHex() === key) return
+    for (const [r, list] of this.proposals) if (r !== round && list.some((p) => p.block.hashHex() === key)) return
+    this.blocks.delete(key)
+    this.validity.delete(key)
   }
 
   private once(flag: string): boolean {

@@ -7,6 +7,7 @@ import {
   ConsensusError,
   ConsensusErrorCode,
   ConsensusMachine,
+  MAX_TRACKED_ROUNDS,
   VoteKind,
   resolveConsensusOptions,
   roundTimeout,
@@ -145,6 +146,22 @@ describe("consensus/ConsensusMachine", function () {
       expect(m.status.round).to.equal(r + 1)
     }
     expect(Math.max(...delays)).to.be.at.most(resolved.maxRoundTimeoutMs + resolved.blockIntervalMs)
+  })
+
+  it("bounds what it keeps for a height that goes through hundreds of failed rounds, and still decides", function () {
+    const m = machine(four[0]!)
+    m.start()
+    const nils = [1, 2, 3].map((who) => Array.from({length: 260}, (_, r) => vote(VoteKind.Precommit, who, 1, r, null)))
+    for (let r = 0; r < 260; r++) for (const who of [0, 1, 2]) m.onMessage(nils[who]![r]!)
+    expect(m.status.round).to.equal(260)
+    expect(m.status.trackedRounds).to.be.at.most(MAX_TRACKED_ROUNDS + 1)
+    const proposer = four[(1 + 260) % 4]!
+    const block = makeBlock(1, 260, proposer, set4)
+    const actions = [...m.onMessage(signProposal({chainId: CHAIN, height: 1, round: 260, validRound: -1, block}, proposer))]
+    actions.push(...m.onBlockValidated(block.hash(), true))
+    for (const who of [1, 2, 3]) actions.push(...m.onMessage(vote(VoteKind.Prevote, who, 1, 260, block)))
+    for (const who of [1, 2, 3]) actions.push(...m.onMessage(vote(VoteKind.Precommit, who, 1, 260, block)))
+    expect(ofType(actions, "commit").map((c) => c.block.hashHex())).to.deep.equal([block.hashHex()])
   })
 
   it("reports equivocation with both signed messages: votes and proposals", function () {
