@@ -70,14 +70,25 @@ describe(`docker-compose network of 4 hospitals${ENABLED ? "" : " (skipped: set 
 
   /** Resolves once every listed hospital has finalized `blocks` more blocks than in `from`. */
   async function grows(hospitals: string[], from: Head[], blocks: number, what: string): Promise<Head[]> {
-    return eventually(
-      async () => {
-        const now = await heads(hospitals)
-        return now.every((h, i) => h.finalizedHeight >= from[i]!.finalizedHeight + blocks) ? now : undefined
-      },
-      what,
-      180_000,
-    )
+    let seen: Head[] = from
+    try {
+      return await eventually(
+        async () => {
+          seen = await heads(hospitals)
+          return seen.every((h, i) => h.finalizedHeight >= from[i]!.finalizedHeight + blocks) ? seen : undefined
+        },
+        what,
+        180_000,
+      )
+    } catch (err) {
+      // Say where each node got stuck, with the end of its log, so a failure can be read from CI output.
+      const logs = await composeRun("logs", "--no-color", "--tail", "15", ...hospitals).then(
+        (r) => r.stdout,
+        (e: Error) => e.message,
+      )
+      const heights = hospitals.map((h, i) => `${h} ${from[i]!.finalizedHeight} -> ${seen[i]!.finalizedHeight}`).join(", ")
+      throw new Error(`${(err as Error).message}; finalized heights ${heights}\n${logs}`)
+    }
   }
 
   async function sameHashAt(hospitals: string[], height: number): Promise<void> {
