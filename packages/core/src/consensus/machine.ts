@@ -163,8 +163,19 @@ export class ConsensusMachine {
 
   /** A one-screen dump of the current height (rounds, votes, locks) for logs and investigations. */
   debugState(): string {
-    const rounds = [...this.votes].map(([r, v]) => `r${r}: pv[${[...v.prevotes.values()].flat().map((x) => x.blockHash === null ? "nil" : toHex(x.blockHash).slice(0, 4)).join(",")}] pc[${[...v.precommits.values()].flat().map((x) => x.blockHash === null ? "nil" : toHex(x.blockHash).slice(0, 4)).join(",")}] prop=${this.proposals.get(r)?.[0]?.block.hashHex().slice(0, 4)}/${this.proposals.get(r)?.[0]?.validRound}`)
-    return `h=${this.height} r=${this.round} ${this.step} n=${this.validators.length} me=${this.keyHex === null ? -1 : (this.validatorIndex.get(this.keyHex) ?? -1)} locked=${this.lockedBlock?.hashHex().slice(0, 4)}@${this.lockedRound} valid=${this.validBlock?.hashHex().slice(0, 4)}@${this.validRound} validity=${[...this.validity].map(([k, v]) => k.slice(0, 4) + ":" + v).join(",")}\n  ${rounds.join("\n  ")}`
+    const short = (hash: Uint8Array | null | undefined): string => (hash === null || hash === undefined ? "nil" : toHex(hash).slice(0, 8))
+    const list = (votes: Map<string, Vote[]>): string => [...votes.values()].flat().map((v) => short(v.blockHash)).join(",")
+    const me = this.keyHex === null ? -1 : (this.validatorIndex.get(this.keyHex) ?? -1)
+    const lines = [
+      `h=${this.height} r=${this.round} ${this.step} n=${this.validators.length} me=${me}` +
+        ` locked=${short(this.lockedBlock?.hash())}@${this.lockedRound} valid=${short(this.validBlock?.hash())}@${this.validRound}`,
+    ]
+    for (const [round, votes] of this.votes) {
+      const proposal = this.proposals.get(round)?.[0]
+      const offered = proposal === undefined ? "-" : `${short(proposal.block.hash())}/vr${proposal.validRound}`
+      lines.push(`  r${round}: proposal=${offered} prevotes=[${list(votes.prevotes)}] precommits=[${list(votes.precommits)}]`)
+    }
+    return lines.join("\n")
   }
 
   /** Proposer of (height, round) for the current validator set: validators[(h + r) mod n]. */
