@@ -96,4 +96,10 @@ function main(): void {
   if (failures.length > 0) process.exitCode = 1
 }
 
+// Piping into `head` closes stdout early; that is not a failure of the simulation.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0)
+  throw err
+})
+
 main()
