@@ -495,7 +495,10 @@ export class CareLedgerNode {
     }
     this.feed.publish("newHeads", head)
     this.feed.publish("finalized", head)
-    this.nodeLog.info({height: block.height, txs: block.txs.length, round: block.header.round, hash: head.hash.slice(0, 16)}, "finalized block")
+    // An idle chain finalizes an empty block a second: those go to debug so the log shows activity.
+    const fields = {height: block.height, txs: block.txs.length, round: block.header.round, hash: head.hash.slice(0, 16)}
+    if (block.txs.length > 0 || block.header.round > 0) this.nodeLog.info(fields, "finalized block")
+    else this.nodeLog.debug(fields, "finalized block")
   }
 
   /** Range sync hands finalized blocks here; they go through the same queue as consensus commits. */
