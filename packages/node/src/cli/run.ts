@@ -40,7 +40,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(args, io)
   } catch (err) {
-    if (err instanceof UsageError || (err as {code?: string}).code?.startsWith("ERR_PARSE_ARGS") === true) {
+    if (err instanceof UsageError || isArgumentParseError(err)) {
       io.err(`${(err as Error).message}\nusage: ${command.usage}`)
       return 2
     }
@@ -49,3 +49,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+
+/** node:util parseArgs failures carry a string code; RPC errors carry a numeric one. */
+function isArgumentParseError(err: unknown): boolean {
+  const code = (err as {code?: unknown}).code
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")
+}

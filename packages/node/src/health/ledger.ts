@@ -13,7 +13,8 @@ import {
   loadRecord,
   loadRecordVersions,
   type AccessDecisionKind,
-  type ConsentScope,
+  type AccessLogEntry,
+  type ConsentRecord,
   type Purpose,
   type StateReader,
   type Transaction,
@@ -40,32 +41,9 @@ export interface LedgerRecordVersion {
   txHash: string
 }
 
-export interface LedgerConsent {
-  id: string
-  patient: string
-  grantee: {kind: "person"; key: string} | {kind: "hospital"; hospital: string}
-  scope: ConsentScope
-  purposes: Purpose[]
-  expiresAt: number
-  grantedAt: number
-  revoked: boolean
-  revokedAt: number | null
-}
-
-export interface LedgerAccessEntry {
-  txHash: string
-  recordId: string
-  patient: string
-  reader: string
-  purpose: Purpose
-  decision: AccessDecisionKind
-  reason: string
-  consentId: string | null
-  at: number
-  via: string
-  loggedBy: string
-  height: number
-}
+/** Consents and access-log entries are the state machine's records, unchanged. */
+export type LedgerConsent = ConsentRecord
+export type LedgerAccessEntry = AccessLogEntry
 
 export interface LedgerTrial {
   trialId: string
