@@ -77,6 +77,21 @@ describe("consortium (multi-process)", function () {
     expect(validators.map((v) => v.key)).to.deep.equal(hospitalKeys.slice(0, VALIDATORS).map((k) => k.id))
   })
 
+  it("shows an operator its peers, accepted gossip and finalized height on /metrics", async () => {
+    const metric = (text: string, name: string): number => {
+      const line = text.split("\n").find((l) => l.startsWith(`${name} `))
+      return line === undefined ? Number.NaN : Number(line.slice(name.length + 1))
+    }
+    // Four validators and the observer are all members, so validator 0 ends up connected to the other four.
+    const text = await eventually(async () => {
+      const body = await (await fetch(`${cluster.spec(0).metricsUrl}/metrics`)).text()
+      return metric(body, "careledger_peers") === VALIDATORS ? body : undefined
+    }, "validator 0 reporting 4 peers on /metrics")
+    expect(metric(text, "careledger_finalized_height")).to.be.at.least(3)
+    expect(metric(text, 'careledger_gossip_messages_in_total{topic="consensus",result="accept"}')).to.be.greaterThan(0)
+    expect(metric(text, 'careledger_gossip_messages_out_total{topic="consensus"}')).to.be.greaterThan(0)
+  })
+
   it("makes a transaction sent to any node final on all, with a proof that verifies", async () => {
     for (const i of validatorIndexes) {
       // Hospital i enrols a patient through another hospital's node.

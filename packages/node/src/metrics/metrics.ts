@@ -1,4 +1,5 @@
 import {Counter, Gauge, Registry, collectDefaultMetrics} from "prom-client"
+import type {NetworkMetrics} from "@careledger/network"
 import type {RpcObserver} from "../rpc/server.js"
 
 /** Window over which tx/s is averaged. */
@@ -19,6 +20,12 @@ export class NodeMetrics implements RpcObserver {
   readonly roundChanges: Counter
   readonly consensusTimeouts: Counter
   readonly rpcRequests: Counter<"method" | "outcome">
+  readonly gossipIn: Counter<"topic" | "result">
+  readonly gossipOut: Counter<"topic">
+  readonly gossipDropped: Counter<"topic">
+  readonly reqResp: Counter<"protocol" | "direction" | "outcome">
+  readonly syncedBlocks: Counter
+  readonly peerPenalties: Counter<"reason">
   private readonly recent: {at: number; txs: number}[] = []
 
   constructor(options: {defaultMetrics?: boolean} = {}) {
@@ -43,7 +50,42 @@ export class NodeMetrics implements RpcObserver {
       labelNames: ["method", "outcome"],
       registers,
     })
+    this.gossipIn = new Counter({
+      name: "careledger_gossip_messages_in_total",
+      help: "Gossip messages received, by topic and validation result (accept, ignore, reject)",
+      labelNames: ["topic", "result"],
+      registers,
+    })
+    this.gossipOut = new Counter({name: "careledger_gossip_messages_out_total", help: "Gossip messages published, by topic", labelNames: ["topic"], registers})
+    this.gossipDropped = new Counter({
+      name: "careledger_gossip_dropped_total",
+      help: "Outbound gossip messages dropped because the bounded queue was full, by topic",
+      labelNames: ["topic"],
+      registers,
+    })
+    this.reqResp = new Counter({
+      name: "careledger_reqresp_total",
+      help: "Request/response exchanges by protocol, direction and outcome",
+      labelNames: ["protocol", "direction", "outcome"],
+      registers,
+    })
+    this.syncedBlocks = new Counter({name: "careledger_synced_blocks_total", help: "Blocks imported by range sync", registers})
+    this.peerPenalties = new Counter({name: "careledger_peer_penalties_total", help: "Peers penalised, by reason", labelNames: ["reason"], registers})
     if (options.defaultMetrics ?? true) collectDefaultMetrics({register: this.registry, prefix: "careledger_process_"})
+  }
+
+  /** The hooks the network layer reports through (it stays free of prom-client). */
+  networkHooks(): NetworkMetrics {
+    return {
+      peerCount: (count) => this.peers.set(count),
+      gossipIn: (topic, result) => this.gossipIn.inc({topic, result}),
+      gossipOut: (topic, messages) => this.gossipOut.inc({topic}, messages),
+      gossipDropped: (topic) => this.gossipDropped.inc({topic}),
+      reqRespIn: (protocol, outcome) => this.reqResp.inc({protocol, direction: "in", outcome}),
+      reqRespOut: (protocol, outcome) => this.reqResp.inc({protocol, direction: "out", outcome}),
+      syncBlocks: (count) => this.syncedBlocks.inc(count),
+      peerPenalised: (reason) => this.peerPenalties.inc({reason}),
+    }
   }
 
   request(method: string, outcome: "ok" | "error"): void {

@@ -222,12 +222,11 @@ export class CareLedgerNode {
         getStatus: () => this.status(),
         readBlocks: (from, count) => this.readBlocks(from, count),
         ...(this.deps.recordHandler === undefined ? {} : {recordHandler: this.deps.recordHandler}),
+        metrics: this.metrics.networkHooks(),
         logger: moduleLogger(log, "network"),
       },
     )
     await this.network.start()
-    this.network.on("peer:connected", () => this.metrics.peers.set(this.network.connectedPeers().length))
-    this.network.on("peer:disconnected", () => this.metrics.peers.set(this.network.connectedPeers().length))
 
     this.sync = new RangeSync(
       {},
@@ -235,6 +234,7 @@ export class CareLedgerNode {
         host: this.network,
         localHeight: () => store.head().height,
         importBlock: (block, commit) => this.importBlock(block, commit),
+        metrics: this.metrics.networkHooks(),
         logger: moduleLogger(log, "sync"),
       },
     )
