@@ -25,7 +25,11 @@ export interface ChainStoreOptions {
   /** Directory of the LevelDB database (created when missing). */
   dir: string
   logger?: Logger
+  /** Committed state entries kept in memory for reads (default 50,000). */
+  stateCacheEntries?: number
 }
+
+export const DEFAULT_STATE_CACHE_ENTRIES = 50_000
 
 export interface ChainHead {
   height: number
@@ -70,7 +74,7 @@ export class ChainStore {
   private readonly meta: Repository<MetaKey, Uint8Array>
   private readonly validatorHistory: Repository<number, Uint8Array[]>
   private readonly consensus: Repository<string, Uint8Array>
-  private readonly stateReader: StateReader
+  private readonly stateReader: CommittedState
 
   private headCache: ChainHead | undefined
   private genesisCache: Genesis | undefined
@@ -78,7 +82,7 @@ export class ChainStore {
   /** Serializes writers so "is this head+1?" and the write that follows cannot interleave. */
   private writeQueue: Promise<unknown> = Promise.resolve()
 
-  private constructor(db: Database, logger: Logger) {
+  private constructor(db: Database, logger: Logger, stateCacheEntries: number) {
     this.db = db
     this.logger = logger
     const metaKeyCodec = stringCodec as unknown as Codec<MetaKey>
@@ -90,7 +94,7 @@ export class ChainStore {
     this.meta = new Repository(db, Bucket.meta, metaKeyCodec, bytesCodec)
     this.validatorHistory = new Repository(db, Bucket.validatorHistory, heightCodec, validatorListCodec)
     this.consensus = new Repository(db, Bucket.consensus, stringCodec, bytesCodec)
-    this.stateReader = new CommittedState(this.stateRepo)
+    this.stateReader = new CommittedState(this.stateRepo, stateCacheEntries)
   }
 
   /**
@@ -100,7 +104,7 @@ export class ChainStore {
   static async open(options: ChainStoreOptions): Promise<ChainStore> {
     const logger = (options.logger ?? pino({level: "silent"})).child({module: "store"})
     const db = await Database.open(options.dir)
-    const store = new ChainStore(db, logger)
+    const store = new ChainStore(db, logger, options.stateCacheEntries ?? DEFAULT_STATE_CACHE_ENTRIES)
     try {
       await store.load()
     } catch (err) {
@@ -155,6 +159,7 @@ export class ChainStore {
         this.meta.putOp(MetaKey.head, encodeHead(0, hash)),
       ]
       await this.db.batch(ops, {sync: true})
+      this.stateReader.committed(execution.writes)
       this.genesisCache = decodeGenesis(documentBytes)
       this.epochs = [{from: 0, validators: [...execution.validators]}]
       this.headCache = {height: 0, hash, header}
@@ -297,6 +302,7 @@ export class ChainStore {
       if (changed) ops.push(this.validatorHistory.putOp(header.height + 1, execution.validators))
       ops.push(this.meta.putOp(MetaKey.stateRoot, execution.stateRoot), this.meta.putOp(MetaKey.head, encodeHead(header.height, hash)))
       await this.db.batch(ops, {sync: true})
+      this.stateReader.committed(execution.writes)
       if (changed) this.epochs.push({from: header.height + 1, validators: [...execution.validators]})
       this.headCache = {height: header.height, hash, header}
       this.logger.debug({height: header.height, txs: block.txs.length, validatorsChanged: changed}, "committed block")
@@ -391,12 +397,45 @@ export class ChainStore {
   }
 }
 
-/** Committed state straight from LevelDB. Key order is UTF-8 byte order (= code point order). */
+/**
+ * Committed state from LevelDB, with a bounded least-recently-used cache in front. The store is the
+ * only writer of state, so each commit updates the cache with the block's writes right after its
+ * batch lands; a read that was in flight across a commit is not cached (it may hold the old value).
+ * Key order is UTF-8 byte order (= code point order).
+ */
 class CommittedState implements StateReader {
-  constructor(private readonly repo: Repository<string, Uint8Array>) {}
+  /** `null` remembers that a key is absent. */
+  private readonly cache = new Map<string, Uint8Array | null>()
+  private generation = 0
+
+  constructor(
+    private readonly repo: Repository<string, Uint8Array>,
+    private readonly maxEntries: number,
+  ) {}
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    return this.repo.get(key)
+    const cached = this.cache.get(key)
+    if (cached !== undefined) {
+      this.remember(key, cached)
+      return cached ?? undefined
+    }
+    const generation = this.generation
+    const value = await this.repo.get(key)
+    if (generation === this.generation) this.remember(key, value ?? null)
+    return value
+  }
+
+  /** Called synchronously after a block's batch is durable. */
+  committed(writes: BlockExecution["writes"]): void {
+    this.generation++
+    for (const [key, value] of writes) this.remember(key, value)
+  }
+
+  private remember(key: string, value: Uint8Array | null): void {
+    if (this.maxEntries <= 0) return
+    this.cache.delete(key)
+    this.cache.set(key, value)
+    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value as string)
   }
 
   async keys(prefix: string, limit: number): Promise<string[]> {

@@ -62,6 +62,30 @@ describe("store/ChainStore", function () {
     expect(store.head().height).to.equal(0)
   })
 
+  for (const stateCacheEntries of [undefined, 1]) {
+    it(`serves state reads that follow every commit (state cache of ${stateCacheEntries ?? "default"} entries)`, async function () {
+      await store.close()
+      store = await ChainStore.open({dir, ...(stateCacheEntries === undefined ? {} : {stateCacheEntries})})
+      await store.initialize(fixture.genesis, fixture.block, fixture.execution)
+      const state = store.state()
+      // Read first, so a cache would hold the values that the commits below change.
+      expect(await state.get("acct/a")).to.equal(undefined)
+      expect(await state.get("acct/b")).to.equal(undefined)
+      await commitNext({writes: new Map([["acct/a", utf8("1")], ["acct/b", utf8("2")]])})
+      expect(await state.get("acct/a")).to.deep.equal(utf8("1"))
+      expect(await state.get("acct/b")).to.deep.equal(utf8("2"))
+      // A read in flight while a block commits must not leave the old value behind.
+      const racing = state.get("acct/a")
+      await commitNext({writes: new Map([["acct/a", null], ["acct/b", utf8("3")]])})
+      await racing
+      expect(await state.get("acct/a")).to.equal(undefined)
+      expect(await state.get("acct/b")).to.deep.equal(utf8("3"))
+      await store.close()
+      store = await ChainStore.open({dir})
+      expect(await store.state().get("acct/b")).to.deep.equal(utf8("3"))
+    })
+  }
+
   it("round-trips blocks, commit certificates, the tx index and state", async function () {
     await store.initialize(fixture.genesis, fixture.block, fixture.execution)
     const sender = testKey(0x70)
