@@ -37,15 +37,20 @@ async function oneRun(plan, clients) {
   )
   const accepted = performance.now()
   let finalized = 0
+  let lateRounds = 0
   let next = startHeight + 1
   while (finalized < total) {
     if (performance.now() - started > RUN_DEADLINE_MS) throw new Error(`only ${finalized} of ${total} txs final after ${RUN_DEADLINE_MS} ms`)
     const head = (await clients[0].head()).finalizedHeight
-    for (; next <= head; next++) finalized += (await clients[0].getBlock(next)).txs.length
+    for (; next <= head; next++) {
+      const block = await clients[0].getBlock(next)
+      finalized += block.txs.length
+      if (block.header.round > 0) lateRounds++
+    }
     if (finalized < total) await new Promise((r) => setTimeout(r, 50))
   }
   const final = performance.now()
-  return {total, acceptSeconds: (accepted - started) / 1000, finalSeconds: (final - started) / 1000, blocks: next - 1 - startHeight}
+  return {total, acceptSeconds: (accepted - started) / 1000, finalSeconds: (final - started) / 1000, blocks: next - 1 - startHeight, lateRounds}
 }
 
 const dir = mkdtempSync(join(tmpdir(), "careledger-bench-devnet-"))
@@ -62,7 +67,7 @@ try {
     const result = await oneRun(plan, clients)
     runs.push(result)
     console.log(
-      `run ${run}: ${result.total} txs accepted in ${result.acceptSeconds.toFixed(2)} s, all final in ${result.finalSeconds.toFixed(2)} s over ${result.blocks} blocks`,
+      `run ${run}: ${result.total} txs accepted in ${result.acceptSeconds.toFixed(2)} s, all final in ${result.finalSeconds.toFixed(2)} s over ${result.blocks} blocks (${result.lateRounds} needed a second round)`,
     )
   }
   const total = runs[0].total

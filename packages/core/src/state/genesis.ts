@@ -14,7 +14,8 @@ export const MIN_ROUND_TIMEOUT_MS = 500
 export const MAX_ROUND_TIMEOUT_MS = 60_000
 export const DEFAULT_CONSENSUS_PARAMS: Readonly<ConsensusParams> = Object.freeze({
   blockIntervalMs: 1000,
-  roundTimeoutMs: 3000,
+  // A silent proposer costs the block interval plus this; rounds after the first wait longer (bounded).
+  roundTimeoutMs: 1000,
   emptyBlocks: true,
 })
 

@@ -48,7 +48,7 @@ describe("state/genesis", function () {
 
   it("fills in default consensus parameters", function () {
     const {consensus: _omit, ...rest} = valid()
-    expect(parseGenesis(rest).consensus).to.deep.equal({blockIntervalMs: 1000, roundTimeoutMs: 3000, emptyBlocks: true})
+    expect(parseGenesis(rest).consensus).to.deep.equal({blockIntervalMs: 1000, roundTimeoutMs: 1000, emptyBlocks: true})
   })
 
   const bad: [string, (g: ReturnType<typeof valid>) => unknown, GenesisErrorCode][] = [

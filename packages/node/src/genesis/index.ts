@@ -1,6 +1,6 @@
 import {existsSync, readFileSync, writeFileSync, mkdirSync} from "node:fs"
 import {dirname} from "node:path"
-import {publicKeyFromAccountId, type Genesis, type GenesisHospital} from "@careledger/core"
+import {DEFAULT_CONSENSUS_PARAMS, GenesisError, parseGenesis, type Genesis, type GenesisHospital} from "@careledger/core"
 import {NodeConfigError, NodeConfigErrorCode} from "../config/errors.js"
 
 export interface GenesisSpec {
@@ -12,54 +12,35 @@ export interface GenesisSpec {
   timestamp?: number
 }
 
-const HOSPITAL_ID = /^[a-z0-9-]{1,32}$/
-const CHAIN_ID = /^[A-Za-z0-9._-]{1,64}$/
-
 function bad(message: string): never {
   throw new NodeConfigError(NodeConfigErrorCode.BAD_GENESIS, message)
 }
 
-/** Builds a genesis document and checks what an operator could get wrong on the command line. */
+/** Builds a genesis document; consensus parameters left out take the chain's defaults. */
 export function buildGenesis(spec: GenesisSpec): Genesis {
-  const blockIntervalMs = spec.blockIntervalMs ?? 1000
-  const genesis: Genesis = {
+  return checkGenesis({
     chainId: spec.chainId,
     timestamp: spec.timestamp ?? Date.now(),
     hospitals: spec.hospitals.map((h) => ({...h, key: h.key.toLowerCase()})),
     consensus: {
-      blockIntervalMs,
-      // A round must outlast a block interval plus gossip; bounded so a silent proposer costs one slot.
-      roundTimeoutMs: spec.roundTimeoutMs ?? Math.max(2000, blockIntervalMs * 3),
-      emptyBlocks: spec.emptyBlocks ?? true,
+      blockIntervalMs: spec.blockIntervalMs ?? DEFAULT_CONSENSUS_PARAMS.blockIntervalMs,
+      roundTimeoutMs: spec.roundTimeoutMs ?? DEFAULT_CONSENSUS_PARAMS.roundTimeoutMs,
+      emptyBlocks: spec.emptyBlocks ?? DEFAULT_CONSENSUS_PARAMS.emptyBlocks,
     },
-  }
-  checkGenesis(genesis)
-  return genesis
+  })
 }
 
-/** Shape checks shared by `careledger genesis` and `start`; the state machine applies its own rules too. */
-export function checkGenesis(genesis: Genesis): void {
-  if (typeof genesis.chainId !== "string" || !CHAIN_ID.test(genesis.chainId)) bad("chain id must be 1..64 of [A-Za-z0-9._-]")
-  if (!Number.isSafeInteger(genesis.timestamp) || genesis.timestamp < 0) bad("timestamp must be unix milliseconds")
-  if (!Array.isArray(genesis.hospitals) || genesis.hospitals.length === 0) bad("genesis needs at least one hospital")
-  const ids = new Set<string>()
-  const keys = new Set<string>()
-  for (const h of genesis.hospitals) {
-    if (typeof h.id !== "string" || !HOSPITAL_ID.test(h.id)) bad(`hospital id ${JSON.stringify(h.id)} must be 1..32 of [a-z0-9-]`)
-    if (typeof h.name !== "string" || h.name.length === 0 || h.name.length > 128) bad(`hospital ${h.id}: name must be 1..128 characters`)
-    if (typeof h.key !== "string" || publicKeyFromAccountId(h.key) === undefined) bad(`hospital ${h.id}: key must be 64 hex characters`)
-    if (typeof h.validator !== "boolean") bad(`hospital ${h.id}: validator must be true or false`)
-    if (ids.has(h.id)) bad(`hospital id ${h.id} appears twice`)
-    if (keys.has(h.key)) bad(`hospital key ${h.key} appears twice`)
-    ids.add(h.id)
-    keys.add(h.key)
+/**
+ * Checks a genesis document with the state machine's own rules (the ones every node applies at
+ * height 0) and reports a failure as a configuration error an operator can act on.
+ */
+export function checkGenesis(raw: unknown): Genesis {
+  try {
+    return parseGenesis(raw)
+  } catch (err) {
+    if (err instanceof GenesisError) bad(`${err.message} (${err.code})`)
+    throw err
   }
-  if (!genesis.hospitals.some((h) => h.validator)) bad("genesis needs at least one validator")
-  const c = genesis.consensus
-  if (c === null || typeof c !== "object") bad("consensus parameters are missing")
-  if (!Number.isSafeInteger(c.blockIntervalMs) || c.blockIntervalMs < 200) bad("blockIntervalMs must be an integer >= 200")
-  if (!Number.isSafeInteger(c.roundTimeoutMs) || c.roundTimeoutMs < c.blockIntervalMs) bad("roundTimeoutMs must be an integer >= blockIntervalMs")
-  if (typeof c.emptyBlocks !== "boolean") bad("emptyBlocks must be true or false")
 }
 
 /** Parses `id:name:keyhex[:observer]` as the CLI takes hospitals. */
@@ -80,9 +61,7 @@ export function readGenesisFile(path: string): Genesis {
   } catch (err) {
     bad(`${path}: ${(err as Error).message}`)
   }
-  const genesis = raw as Genesis
-  checkGenesis(genesis)
-  return genesis
+  return checkGenesis(raw)
 }
 
 export function writeGenesisFile(path: string, genesis: Genesis): void {
