@@ -9,22 +9,13 @@ import {PrivateKey, Role, Transaction, TxType} from "@careledger/core"
 import {CareLedgerClient, RpcError, RpcErrorCodes, TxSender, verifyTxProof} from "@careledger/client"
 import {readKeyFile} from "@careledger/node"
 import {WebSocket} from "ws"
-import {Cluster, eventually} from "./helpers/cluster.js"
+import {Cluster, eventually, rpcFailure} from "./helpers/cluster.js"
 
 const VALIDATORS = 4
 const OBSERVER = 4
 const READ_TOKEN = "observer-read-token-0123456789"
 const SUBMIT_TOKEN = "observer-submit-token-0123456789"
 
-async function rpcError(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof RpcError) return err
-    throw err
-  }
-  throw new Error("expected the call to fail")
-}
 
 async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{status: number; json: {error?: {code: number; data?: {code?: string}}} | undefined}> {
   const res = await fetch(url, {method: "POST", headers: {"content-type": "application/json", ...headers}, body})
@@ -149,20 +140,20 @@ describe("consortium (multi-process)", function () {
 
     const tampered = Uint8Array.from(good.serialize())
     tampered[tampered.length - 1] ^= 0xff
-    const badSignature = await rpcError(client.sendTx(tampered))
+    const badSignature = await rpcFailure(client.sendTx(tampered))
     expect(badSignature.code).to.equal(RpcErrorCodes.BAD_SIGNATURE)
     expect(badSignature.domainCode).to.equal("TX_ERROR_BAD_SIGNATURE")
 
     const otherChain = Transaction.sign({chainId: "another-chain", type: TxType.IdentityRegister, nonce, payload: {key: PrivateKey.generate().publicKey, role: Role.Provider}}, hospital)
-    expect((await rpcError(client.sendTx(otherChain))).code).to.equal(RpcErrorCodes.WRONG_CHAIN)
+    expect((await rpcFailure(client.sendTx(otherChain))).code).to.equal(RpcErrorCodes.WRONG_CHAIN)
 
     const stranger = PrivateKey.generate()
     const unauthorised = Transaction.sign({chainId, type: TxType.IdentityRegister, nonce: 0, payload: {key: PrivateKey.generate().publicKey, role: Role.Patient}}, stranger)
-    expect((await rpcError(client.sendTx(unauthorised))).code).to.equal(RpcErrorCodes.UNAUTHORIZED_SIGNER)
+    expect((await rpcFailure(client.sendTx(unauthorised))).code).to.equal(RpcErrorCodes.UNAUTHORIZED_SIGNER)
 
     const {hash} = await client.sendTx(good)
     await client.waitForTx(hash, {timeoutMs: 60_000})
-    const replay = await rpcError(client.sendTx(good))
+    const replay = await rpcFailure(client.sendTx(good))
     expect(replay.code).to.equal(RpcErrorCodes.NONCE_REPLAYED)
     // None of the refused transactions reached the chain.
     for (const refused of [otherChain, unauthorised]) expect(await client.getTx(refused.hashHex())).to.equal(null)
@@ -177,11 +168,11 @@ describe("consortium (multi-process)", function () {
     const wrong = await post(url, body, {authorization: "Bearer not-a-real-token-0000000000"})
     expect(wrong.json?.error?.code).to.equal(RpcErrorCodes.UNAUTHORIZED_TOKEN)
     expect((await clients[OBSERVER]!.head()).finalizedHeight).to.be.a("number")
-    const denied = await rpcError(clients[OBSERVER]!.sendTx(new Uint8Array([1, 2, 3])))
+    const denied = await rpcFailure(clients[OBSERVER]!.sendTx(new Uint8Array([1, 2, 3])))
     expect(denied.code).to.equal(RpcErrorCodes.UNAUTHORIZED_TOKEN)
     expect(denied.domainCode).to.equal("RPC_ERROR_PERMISSION")
     const submit = new CareLedgerClient({url, token: SUBMIT_TOKEN})
-    expect((await rpcError(submit.sendTx(new Uint8Array([1, 2, 3])))).code).to.equal(RpcErrorCodes.MALFORMED_TX)
+    expect((await rpcFailure(submit.sendTx(new Uint8Array([1, 2, 3])))).code).to.equal(RpcErrorCodes.MALFORMED_TX)
   })
 
   it("keeps finalizing with one validator killed by SIGKILL, and the restarted validator catches up", async () => {

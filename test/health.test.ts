@@ -11,7 +11,6 @@ import {PrivateKey, Purpose, Role, fromHex, toHex, utf8} from "@careledger/core"
 import {
   CareLedgerClient,
   HealthClient,
-  RpcError,
   TxSender,
   readRequestToJson,
   signReadRequest,
@@ -19,6 +18,7 @@ import {
   type FhirResource,
 } from "@careledger/client"
 import {prepareDevnet, readKeyFile, spawnNode, stopNode, waitForRpc, type DevnetPlan, type RunningNode} from "@careledger/node"
+import {rpcFailure} from "./helpers/cluster.js"
 
 const PHI = ["Zebulon", "Quixotic", "Hemoglobin", "4548-4", "HbA1c", "pseudo-7f3a", "2026-11-20T09:30"]
 
@@ -33,15 +33,6 @@ function observation(): FhirResource {
   }
 }
 
-async function rpcFailure(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p
-  } catch (err) {
-    expect(err).to.be.instanceOf(RpcError)
-    return err as RpcError
-  }
-  throw new Error("expected an RPC error")
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

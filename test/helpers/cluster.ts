@@ -5,8 +5,19 @@
 import {mkdtemp, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {CareLedgerClient} from "@careledger/client"
+import {CareLedgerClient, RpcError} from "@careledger/client"
 import {prepareDevnet, spawnNode, stopNode, waitForRpc, type DevnetPlan, type DevnetNodeSpec, type PrepareOptions, type RunningNode} from "@careledger/node"
+
+/** Awaits a call that must be refused over JSON-RPC and returns the error; any other outcome fails the test. */
+export async function rpcFailure(call: Promise<unknown>): Promise<RpcError> {
+  try {
+    await call
+  } catch (err) {
+    if (err instanceof RpcError) return err
+    throw err
+  }
+  throw new Error("expected the call to be refused with an RPC error")
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
