@@ -23,9 +23,16 @@ export interface ClientOptions {
   url: string
   /** Bearer token, required when the node exposes its RPC beyond loopback. */
   token?: string
-  /** Per-request timeout (default 10 s). */
+  /** Per-request timeout (default DEFAULT_TIMEOUT_MS). */
   timeoutMs?: number
 }
+
+/**
+ * Default per-request timeout. A node holds a `wait: true` call for up to 30 s while the transaction
+ * becomes final, so the client waits longer than that and the node's answer (or its NOT_FINAL
+ * error) arrives before the client gives up.
+ */
+export const DEFAULT_TIMEOUT_MS = 60_000
 
 interface JsonRpcResponse {
   jsonrpc: "2.0"
@@ -53,7 +60,7 @@ export class CareLedgerClient {
     const opts = typeof options === "string" ? {url: options} : options
     this.url = opts.url
     this.token = opts.token
-    this.timeoutMs = opts.timeoutMs ?? 10_000
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
   }
 
   /** Calls a core method with its typed params and result. */

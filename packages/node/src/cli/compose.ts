@@ -6,11 +6,7 @@ import {CareLedgerError, PrivateKey} from "@careledger/core"
 import {buildGenesis, writeGenesisFile} from "../genesis/index.js"
 import {nodeKeyPath, writeKeyFile} from "../keystore/index.js"
 import {CONFIG_FILE} from "../config/options.js"
-import {intArg} from "./commands/genesis.js"
-import {UsageError, type CliIo} from "./io.js"
-
-export const composeUsage =
-  "careledger compose [--nodes N] [--out DIR] [--chain-id ID] [--image TAG] [--block-interval MS] [--network NAME]"
+import {intArg, UsageError, type CliIo} from "./io.js"
 
 export enum ComposeErrorCode {
   OUT_EXISTS = "COMPOSE_ERROR_OUT_EXISTS",

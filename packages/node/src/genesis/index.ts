@@ -44,13 +44,19 @@ export function checkGenesis(raw: unknown): Genesis {
 }
 
 /** Parses `id:name:keyhex[:observer]` as the CLI takes hospitals. */
+/**
+ * Parses `id:name:keyhex[:observer]`. The id and key never hold a colon, so the name is whatever lies
+ * between them, colons included ("St. Mary's: Cardiology").
+ */
 export function parseHospitalArg(arg: string): GenesisHospital {
   const parts = arg.split(":")
-  if (parts.length < 3 || parts.length > 4 || (parts.length === 4 && parts[3] !== "observer")) {
-    bad(`--hospital ${JSON.stringify(arg)} must be id:name:keyhex or id:name:keyhex:observer`)
-  }
-  const [id, name, key] = parts as [string, string, string]
-  return {id, name, key: key.toLowerCase(), validator: parts.length === 3}
+  const observer = parts.length >= 4 && parts[parts.length - 1] === "observer"
+  if (observer) parts.pop()
+  if (parts.length < 3) bad(`--hospital ${JSON.stringify(arg)} must be id:name:keyhex or id:name:keyhex:observer`)
+  const id = parts[0]!
+  const key = parts[parts.length - 1]!
+  const name = parts.slice(1, -1).join(":")
+  return {id, name, key: key.toLowerCase(), validator: !observer}
 }
 
 export function readGenesisFile(path: string): Genesis {

@@ -5,10 +5,7 @@ import {PrivateKey, Role} from "@careledger/core"
 import {prepareDevnet, spawnNode, stopNode, waitForRpc, type RunningNode} from "../../devnet/index.js"
 import {readKeyFile} from "../../keystore/index.js"
 import {seedHealthDemo} from "../../health/demo.js"
-import {intArg} from "./genesis.js"
-import {UsageError, type CliIo} from "../io.js"
-
-export const devnetUsage = "careledger devnet [--nodes N] [--dir DIR] [--fresh] [--demo] [--block-interval MS]"
+import {intArg, UsageError, type CliIo} from "../io.js"
 
 interface NodeStatus {
   height: number | null
@@ -74,7 +71,7 @@ export async function devnetCommand(args: string[], io: CliIo): Promise<number> 
   for (const {spec} of running) {
     io.out(`  ${spec.hospital.padEnd(8)} rpc ${spec.rpcUrl}  metrics ${spec.metricsUrl}/metrics  log ${join(spec.dataDir, "node.log")}`)
   }
-  io.out(`try: careledger rpc chain_head --url ${running[0]!.spec.rpcUrl}`)
+  io.out(`try: npx careledger rpc chain_head --url ${running[0]!.spec.rpcUrl}`)
   io.out("Ctrl-C stops every node.")
 
   let demo: NodeJS.Timeout | undefined

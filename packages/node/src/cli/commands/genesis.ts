@@ -1,9 +1,6 @@
 import {parseArgs} from "node:util"
 import {buildGenesis, parseHospitalArg, writeGenesisFile} from "../../genesis/index.js"
-import {UsageError, type CliIo} from "../io.js"
-
-export const genesisUsage =
-  "careledger genesis --chain-id ID --hospital id:name:keyhex[:observer] ... [--block-interval MS] [--round-timeout MS] [--no-empty-blocks] --out FILE"
+import {intArg, UsageError, type CliIo} from "../io.js"
 
 export async function genesisCommand(args: string[], io: CliIo): Promise<number> {
   const {values} = parseArgs({
@@ -32,9 +29,4 @@ export async function genesisCommand(args: string[], io: CliIo): Promise<number>
   const validators = genesis.hospitals.filter((h) => h.validator).length
   io.out(`wrote ${values.out}: chain ${genesis.chainId}, ${genesis.hospitals.length} hospitals, ${validators} validators`)
   return 0
-}
-
-export function intArg(flag: string, value: string): number {
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a non-negative integer`)
-  return Number(value)
 }

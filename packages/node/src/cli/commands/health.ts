@@ -5,9 +5,6 @@ import {CareLedgerClient, HealthClient, type FhirResource} from "@careledger/cli
 import {readKeyFile} from "../../keystore/index.js"
 import {UsageError, type CliIo} from "../io.js"
 
-export const healthUsage =
-  "careledger health put|read|grant|revoke|erase|audit|export|history|verify|trial-register|trial-amend|trial-result|trial-verify --key FILE ... [--url URL] (docs/health-data.md)"
-
 const PURPOSES = Object.values(Purpose) as string[]
 
 function purpose(value: string | undefined): Purpose {

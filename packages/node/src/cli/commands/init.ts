@@ -6,8 +6,6 @@ import {readGenesisFile} from "../../genesis/index.js"
 import {loadOrCreateNodeKey, nodeKeyPath, readKeyFile, writeKeyFile} from "../../keystore/index.js"
 import {UsageError, type CliIo} from "../io.js"
 
-export const initUsage = "careledger init --datadir DIR --genesis FILE [--key FILE] [any start flag, saved to DIR/config.json]"
-
 /**
  * Prepares a data dir: the node key (created once, never replaced), a copy of the genesis and a
  * config file holding whatever start flags were given, so `careledger start --datadir DIR` is enough.
@@ -23,8 +21,12 @@ export async function initCommand(args: string[], io: CliIo): Promise<number> {
   const genesisTarget = join(dataDir, "genesis.json")
   if (resolve(layer.genesis) !== genesisTarget) copyFileSync(layer.genesis, genesisTarget)
   // --key imports an existing key (e.g. one listed in a genesis made beforehand) when the dir has none.
-  if (typeof values.key === "string" && !existsSync(nodeKeyPath(dataDir))) writeKeyFile(nodeKeyPath(dataDir), readKeyFile(values.key))
+  const importing = typeof values.key === "string" && !existsSync(nodeKeyPath(dataDir))
+  if (importing) writeKeyFile(nodeKeyPath(dataDir), readKeyFile(values.key as string))
   const {key, created} = loadOrCreateNodeKey(dataDir)
+  if (typeof values.key === "string" && !importing && readKeyFile(values.key).id !== key.id) {
+    io.err(`warning: ${values.key} was not imported: ${nodeKeyPath(dataDir)} already holds another key, which is kept`)
+  }
   const configPath = join(dataDir, CONFIG_FILE)
   const existing = existsSync(configPath) ? readConfigFile(configPath) : {}
   const saved: ConfigLayer = {...existing, ...layer}
@@ -33,7 +35,7 @@ export async function initCommand(args: string[], io: CliIo): Promise<number> {
   writeFileSync(configPath, `${JSON.stringify(saved, null, 2)}\n`)
   const member = genesis.hospitals.find((h) => h.key === key.id)
   io.out(`data dir: ${dataDir}`)
-  io.out(`node key: ${created ? "created" : "kept"} ${join(dataDir, "node.key")}`)
+  io.out(`node key: ${importing ? "imported" : created ? "created" : "kept"} ${join(dataDir, "node.key")}`)
   io.out(`public key: ${key.id}`)
   io.out(`peer id: ${key.peerId}`)
   io.out(`chain: ${genesis.chainId}; ${member === undefined ? "this key is not a genesis hospital (it can join as an observer once voted in or listed)" : `hospital ${member.id}${member.validator ? " (validator)" : " (observer)"}`}`)

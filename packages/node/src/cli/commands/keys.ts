@@ -3,8 +3,6 @@ import {PrivateKey, toHex} from "@careledger/core"
 import {readKeyFile, writeKeyFile} from "../../keystore/index.js"
 import {UsageError, type CliIo} from "../io.js"
 
-export const keysUsage = "careledger keys generate [--out FILE] | careledger keys show --key FILE"
-
 export async function keysCommand(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args
   const {values} = parseArgs({args: rest, options: {out: {type: "string"}, key: {type: "string"}, json: {type: "boolean"}}, strict: true})

@@ -6,8 +6,6 @@ import {HealthPart} from "../../health/part.js"
 import {moduleLogger} from "../../logger/index.js"
 import type {CliIo} from "../io.js"
 
-export const startUsage = "careledger start [--datadir DIR] [--genesis FILE] [--listen MA ...] [--bootstrap MA ...] [--rpc-host H] [--rpc-port P] ... (docs/operations.md)"
-
 /** Runs the node until SIGINT or SIGTERM, then stops it cleanly (exit 0). */
 export async function startCommand(args: string[], io: CliIo): Promise<number> {
   const {values} = parseArgs({args, options: configFlagSpec(), strict: true})
