@@ -74,6 +74,8 @@ describe("careledger devnet (multi-process)", function () {
     const first = await runUntil(2)
     const second = await runUntil(first.height + 1)
     expect(second.height).to.be.greaterThan(first.height)
+    // A restart keeps every node's ports, so printed URLs and scrape targets stay valid.
+    expect(second.urls).to.deep.equal(first.urls)
     const fresh = await runUntil(1, ["--fresh"])
     expect(fresh.height).to.be.lessThan(second.height + 1)
   })

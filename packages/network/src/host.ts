@@ -186,7 +186,7 @@ export class NetworkHost {
     this.abort = new AbortController()
     const node = await createLibp2p({
       privateKey: privateKeyFromProtobuf(this.deps.privateKey.toLibp2pProtobuf()),
-      addresses: {listen: o.listen},
+      addresses: {listen: o.listen, announce: o.announce},
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],

@@ -1,11 +1,15 @@
+import {NetworkError, NetworkErrorCode} from "./errors.js"
+
 /** Typed options of the network host, with the defaults a small hospital consortium needs. */
 export interface NetworkOptions {
   /** Chain id: every topic and protocol name is scoped by it, so two chains never mix. */
   chainId: string
   /** Multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/30333`. */
   listen: string[]
-  /** Multiaddrs with `/p2p/<peer id>` of peers to dial at start and keep redialling. */
+  /** Multiaddrs with `/p2p/<peer id>` of peers to dial at start and keep redialling (see bootstrapAddress). */
   bootstrap: string[]
+  /** Multiaddrs announced to peers instead of the listen addresses (NAT, containers); empty: listen addresses. */
+  announce: string[]
   /** Hex public keys admitted besides the validators (observer nodes). */
   observers: string[]
   /** Initial member keys (hex); the node replaces them with `setMembers` when the set changes. */
@@ -48,6 +52,7 @@ export interface NetworkOptions {
 export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
   listen: ["/ip4/127.0.0.1/tcp/0"],
   bootstrap: [],
+  announce: [],
   observers: [],
   members: [],
   redialBaseMs: 500,
@@ -69,6 +74,23 @@ export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
   maxBlocksPerRequest: 64,
   maxRecordBytes: 8 * 1024 * 1024,
   heartbeatMs: 700,
+}
+
+/**
+ * One bootstrap entry as a dialable multiaddr. `HOSPITAL@HOST:PORT` names a member hospital: the
+ * peer id is derived from its node key (the node key is the libp2p key), so an operator needs only
+ * the host and port. A multiaddr is returned as given. `peerIdOf` maps a hospital id to its peer id.
+ */
+export function bootstrapAddress(entry: string, peerIdOf: (hospital: string) => string | undefined): string {
+  if (entry.startsWith("/")) return entry
+  const match = /^([a-z0-9-]+)@(\[[0-9a-fA-F:.]+\]|[^:@/\s]+):(\d{1,5})$/.exec(entry.trim())
+  if (match === null) throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `bootstrap ${JSON.stringify(entry)}: expected HOSPITAL@HOST:PORT or a multiaddr`)
+  const [, hospital, host, port] = match as unknown as [string, string, string, string]
+  const peerId = peerIdOf(hospital)
+  if (peerId === undefined) throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `bootstrap ${JSON.stringify(entry)}: no hospital ${hospital} in the genesis or state`)
+  if (Number(port) < 1 || Number(port) > 65535) throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `bootstrap ${JSON.stringify(entry)}: bad port`)
+  const proto = host.startsWith("[") ? "ip6" : /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? "ip4" : "dns4"
+  return `/${proto}/${host.replace(/^\[|\]$/g, "")}/tcp/${port}/p2p/${peerId}`
 }
 
 export function resolveOptions(options: Partial<NetworkOptions> & {chainId: string}): NetworkOptions {

@@ -2,7 +2,7 @@ import {existsSync, readFileSync} from "node:fs"
 import {isAbsolute, join, resolve} from "node:path"
 import {LOG_LEVELS, type LogLevel} from "../logger/index.js"
 import {NodeConfigError, NodeConfigErrorCode} from "./errors.js"
-import {CONFIG_FILE, defaultConfig, defaultDataDir, type NodeConfig} from "./options.js"
+import {CONFIG_ENV, CONFIG_FILE, defaultConfig, defaultDataDir, type NodeConfig} from "./options.js"
 
 export * from "./errors.js"
 export * from "./options.js"
@@ -25,7 +25,8 @@ export const SETTINGS: {readonly [K in keyof NodeConfig]: Setting} = {
   genesis: {kind: "path", env: "CARELEDGER_GENESIS", flag: "genesis", doc: "genesis file, relative to the data dir"},
   chainId: {kind: "nullableString", env: "CARELEDGER_CHAIN_ID", flag: "chain-id", doc: "expected chain id; refuse another genesis"},
   listen: {kind: "list", env: "CARELEDGER_LISTEN", flag: "listen", doc: "libp2p listen multiaddrs"},
-  bootstrap: {kind: "list", env: "CARELEDGER_BOOTSTRAP", flag: "bootstrap", doc: "peers to dial at start"},
+  bootstrap: {kind: "list", env: "CARELEDGER_BOOTSTRAP", flag: "bootstrap", doc: "peers to dial at start: HOSPITAL@HOST:PORT or a multiaddr with /p2p/"},
+  announce: {kind: "list", env: "CARELEDGER_ANNOUNCE", flag: "announce", doc: "multiaddrs other hospitals dial to reach this node (NAT, containers)"},
   rpcHost: {kind: "string", env: "CARELEDGER_RPC_HOST", flag: "rpc-host", doc: "JSON-RPC bind address"},
   rpcPort: {kind: "port", env: "CARELEDGER_RPC_PORT", flag: "rpc-port", doc: "JSON-RPC port (0 picks a free one)"},
   rpcTokens: {kind: "nullablePath", env: "CARELEDGER_RPC_TOKENS", flag: "rpc-tokens", doc: "tokens file; required off loopback"},
@@ -45,9 +46,9 @@ const KEYS = Object.keys(SETTINGS) as (keyof NodeConfig)[]
 /** A partial config from one source, values not yet checked. */
 export type ConfigLayer = Partial<Record<keyof NodeConfig, unknown>>
 
-/** The `node:util` parseArgs option spec of every setting, for the CLI. */
+/** The `node:util` parseArgs option spec of every setting plus `--config PATH`, for the CLI. */
 export function configFlagSpec(): Record<string, {type: "string" | "boolean"; multiple?: boolean}> {
-  const spec: Record<string, {type: "string" | "boolean"; multiple?: boolean}> = {}
+  const spec: Record<string, {type: "string" | "boolean"; multiple?: boolean}> = {config: {type: "string"}}
   for (const key of KEYS) {
     const s = SETTINGS[key]
     spec[s.flag] = s.kind === "bool" ? {type: "boolean"} : s.kind === "list" ? {type: "string", multiple: true} : {type: "string"}
@@ -75,9 +76,15 @@ export function layerFromEnv(env: Readonly<Record<string, string | undefined>>):
   return layer
 }
 
-/** Reads `<dataDir>/config.json` (absent: empty layer). Unknown keys are refused, catching typos. */
-export function readConfigFile(path: string): ConfigLayer {
-  if (!existsSync(path)) return {}
+/**
+ * Reads a config file (absent: empty layer, unless `required`). Unknown keys are refused, catching
+ * typos.
+ */
+export function readConfigFile(path: string, required = false): ConfigLayer {
+  if (!existsSync(path)) {
+    if (required) throw new NodeConfigError(NodeConfigErrorCode.BAD_FILE, `no config file at ${path}`, {path})
+    return {}
+  }
   let raw: unknown
   try {
     raw = JSON.parse(readFileSync(path, "utf8"))
@@ -96,20 +103,25 @@ export function readConfigFile(path: string): ConfigLayer {
 export interface ConfigSources {
   env?: Readonly<Record<string, string | undefined>>
   flags?: ConfigLayer
+  /** `--config PATH`: a config file anywhere, read instead of `<dataDir>/config.json`. */
+  configPath?: string
   /** Skips reading the config file (tests of precedence pass `file` instead). */
   file?: ConfigLayer
 }
 
 /**
- * Resolves the node config: defaults, then `<dataDir>/config.json`, then environment, then flags.
- * The data dir itself comes from flags, then environment, then the default.
+ * Resolves the node config: defaults, then the config file, then environment, then flags. The config
+ * file is `--config PATH` (or `$CARELEDGER_CONFIG`) when given, else `<dataDir>/config.json`. The
+ * data dir itself comes from flags, then environment, then a given config file, then the default.
  */
 export function resolveConfig(sources: ConfigSources): NodeConfig {
   const envLayer = layerFromEnv(sources.env ?? {})
   const flagLayer = sources.flags ?? {}
-  const dataDirRaw = flagLayer.dataDir ?? envLayer.dataDir ?? defaultDataDir()
+  const explicitPath = sources.configPath ?? sources.env?.[CONFIG_ENV]
+  const explicitLayer = sources.file ?? (explicitPath === undefined || explicitPath === "" ? undefined : readConfigFile(resolve(explicitPath), true))
+  const dataDirRaw = flagLayer.dataDir ?? envLayer.dataDir ?? explicitLayer?.dataDir ?? defaultDataDir()
   const dataDir = resolve(parseValue("dataDir", dataDirRaw, "flags") as string)
-  const fileLayer = sources.file ?? readConfigFile(join(dataDir, CONFIG_FILE))
+  const fileLayer = explicitLayer ?? readConfigFile(join(dataDir, CONFIG_FILE))
   const config = defaultConfig(dataDir)
   const target = config as unknown as Record<string, unknown>
   for (const [name, layer] of [["config file", fileLayer], ["environment", envLayer], ["flags", flagLayer]] as const) {

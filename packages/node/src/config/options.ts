@@ -11,8 +11,13 @@ export interface NodeConfig {
   chainId: string | null
   /** libp2p listen multiaddrs. */
   listen: string[]
-  /** Peers dialled at start (multiaddrs with /p2p/<peer id>). */
+  /**
+   * Peers dialled at start: `HOSPITAL@HOST:PORT` (the peer id comes from that hospital's key in the
+   * genesis) or a full multiaddr with /p2p/<peer id>.
+   */
   bootstrap: string[]
+  /** Multiaddrs other hospitals should dial to reach this node (behind NAT or in a container); empty: the listen addresses. */
+  announce: string[]
   rpcHost: string
   rpcPort: number
   /** Tokens file; required when rpcHost is not loopback. */
@@ -32,6 +37,8 @@ export interface NodeConfig {
 }
 
 export const CONFIG_FILE = "config.json"
+/** Environment variable naming a config file anywhere (the `--config` flag wins over it). */
+export const CONFIG_ENV = "CARELEDGER_CONFIG"
 
 export function defaultDataDir(): string {
   return join(homedir(), ".careledger")
@@ -44,6 +51,7 @@ export function defaultConfig(dataDir: string): NodeConfig {
     chainId: null,
     listen: ["/ip4/0.0.0.0/tcp/30400"],
     bootstrap: [],
+    announce: [],
     rpcHost: "127.0.0.1",
     rpcPort: 8545,
     rpcTokens: null,

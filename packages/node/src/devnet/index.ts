@@ -59,10 +59,36 @@ export function freePort(): Promise<number> {
   })
 }
 
+/** Whether `port` can be bound on loopback right now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer()
+    server.once("error", () => resolvePort(false))
+    server.listen(port, "127.0.0.1", () => server.close(() => resolvePort(true)))
+  })
+}
+
+/** The ports a node used last time (from its config.json), when all three are still free. */
+async function previousPorts(dataDir: string): Promise<[number, number, number] | undefined> {
+  const path = join(dataDir, CONFIG_FILE)
+  if (!existsSync(path)) return undefined
+  try {
+    const config = JSON.parse(readFileSync(path, "utf8")) as {listen?: string[]; rpcPort?: unknown; metricsPort?: unknown}
+    const p2p = Number(/\/tcp\/(\d+)/.exec(config.listen?.[0] ?? "")?.[1])
+    const ports = [p2p, Number(config.rpcPort), Number(config.metricsPort)] as [number, number, number]
+    if (!ports.every((port) => Number.isInteger(port) && port > 0 && port < 65536)) return undefined
+    for (const port of ports) if (!(await portFree(port))) return undefined
+    return ports
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Prepares (or reuses) a devnet directory: one data dir per hospital with its key, one genesis,
- * and fresh loopback ports written to each node's config.json. Keys and chains survive restarts;
- * ports are chosen again each time so a busy port never blocks a restart.
+ * and loopback ports written to each node's config.json. Keys, chains and ports survive restarts,
+ * so printed URLs and Prometheus scrape targets stay valid; a node whose old ports are taken gets
+ * fresh ones rather than failing to start.
  */
 export async function prepareDevnet(dir: string, options: PrepareOptions): Promise<DevnetPlan> {
   const root = resolve(dir)
@@ -89,7 +115,10 @@ export async function prepareDevnet(dir: string, options: PrepareOptions): Promi
   const nodes: DevnetNodeSpec[] = []
   for (const [i, {dataDir, key}] of keys.entries()) {
     const member = genesis.hospitals.find((h) => h.key === key.id)
-    const [p2pPort, rpcPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
+    const taken = new Set(nodes.flatMap((n) => [n.p2pPort, n.rpcPort, n.metricsPort]))
+    const previous = await previousPorts(dataDir)
+    const [p2pPort, rpcPort, metricsPort] =
+      previous !== undefined && !previous.some((port) => taken.has(port)) ? previous : [await freePort(), await freePort(), await freePort()]
     nodes.push({
       index: i,
       hospital: member?.id ?? `node-${i}`,

@@ -1,5 +1,5 @@
 import {expect} from "chai"
-import {mkdtempSync, rmSync, writeFileSync} from "node:fs"
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {NodeConfigErrorCode, resolveConfig} from "../../src/config/index.js"
@@ -47,5 +47,32 @@ describe("config", () => {
       .with.property("code", NodeConfigErrorCode.BAD_VALUE)
     writeFileSync(join(dir, "config.json"), JSON.stringify({rpcPrt: 1}))
     expect(() => resolveConfig({flags: {dataDir: dir}})).to.throw(/unknown setting rpcPrt/)
+  })
+})
+
+describe("config file anywhere (--config PATH)", () => {
+  let dir: string
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "careledger-config-path-"))))
+  afterEach(() => rmSync(dir, {recursive: true, force: true}))
+
+  it("reads the named file instead of <datadir>/config.json, and takes the data dir from it", () => {
+    const dataDir = join(dir, "data")
+    const path = join(dir, "etc", "node.json")
+    mkdirSync(join(dir, "etc"))
+    writeFileSync(path, JSON.stringify({dataDir, rpcPort: 9100, announce: ["/dns4/hosp-a.example/tcp/30400"], bootstrap: ["hosp-b@10.0.0.2:30400"]}))
+    const config = resolveConfig({configPath: path})
+    expect(config.dataDir).to.equal(dataDir)
+    expect(config.rpcPort).to.equal(9100)
+    expect(config.genesis).to.equal(join(dataDir, "genesis.json"))
+    expect(config.announce).to.deep.equal(["/dns4/hosp-a.example/tcp/30400"])
+    expect(config.bootstrap).to.deep.equal(["hosp-b@10.0.0.2:30400"])
+    // The environment variable names it too; flags still win over the file.
+    expect(resolveConfig({env: {CARELEDGER_CONFIG: path}, flags: {rpcPort: "9200"}}).rpcPort).to.equal(9200)
+  })
+
+  it("refuses a named config file that does not exist", () => {
+    expect(() => resolveConfig({configPath: join(dir, "missing.json")}))
+      .to.throw()
+      .with.property("code", NodeConfigErrorCode.BAD_FILE)
   })
 })

@@ -1,5 +1,5 @@
 import {copyFileSync, existsSync, mkdirSync, writeFileSync} from "node:fs"
-import {join, resolve} from "node:path"
+import {dirname, join, resolve} from "node:path"
 import {parseArgs} from "node:util"
 import {CONFIG_FILE, configFlagSpec, layerFromFlags, parseLayer, readConfigFile, type ConfigLayer} from "../../config/index.js"
 import {readGenesisFile} from "../../genesis/index.js"
@@ -27,14 +27,20 @@ export async function initCommand(args: string[], io: CliIo): Promise<number> {
   if (typeof values.key === "string" && !importing && readKeyFile(values.key).id !== key.id) {
     io.err(`warning: ${values.key} was not imported: ${nodeKeyPath(dataDir)} already holds another key, which is kept`)
   }
-  const configPath = join(dataDir, CONFIG_FILE)
+  // With --config the file lives elsewhere, so it names the data dir; in the data dir it need not.
+  const configFlag = (values as {config?: string}).config
+  const explicit = configFlag !== undefined
+  const configPath = explicit ? resolve(configFlag) : join(dataDir, CONFIG_FILE)
   const existing = existsSync(configPath) ? readConfigFile(configPath) : {}
   const saved: ConfigLayer = {...existing, ...layer}
   delete saved.dataDir
+  if (explicit) saved.dataDir = dataDir
   saved.genesis = "genesis.json"
+  mkdirSync(dirname(configPath), {recursive: true})
   writeFileSync(configPath, `${JSON.stringify(saved, null, 2)}\n`)
   const member = genesis.hospitals.find((h) => h.key === key.id)
   io.out(`data dir: ${dataDir}`)
+  io.out(`config: ${configPath}`)
   io.out(`node key: ${importing ? "imported" : created ? "created" : "kept"} ${join(dataDir, "node.key")}`)
   io.out(`public key: ${key.id}`)
   io.out(`peer id: ${key.peerId}`)

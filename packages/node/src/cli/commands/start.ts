@@ -9,7 +9,7 @@ import type {CliIo} from "../io.js"
 /** Runs the node until SIGINT or SIGTERM, then stops it cleanly (exit 0). */
 export async function startCommand(args: string[], io: CliIo): Promise<number> {
   const {values} = parseArgs({args, options: configFlagSpec(), strict: true})
-  const config = resolveConfig({env: io.env, flags: layerFromFlags(values)})
+  const config = resolveConfig({env: io.env, flags: layerFromFlags(values), ...(typeof values.config === "string" ? {configPath: values.config} : {})})
   const logger = createLogger({level: config.logLevel, pretty: config.logFormat === "pretty" || (config.logFormat === "auto" && io.isTty)})
   const health = new HealthPart({dataDir: config.dataDir}, {logger: moduleLogger(logger, "health")})
   const node: CareLedgerNode = new CareLedgerNode(config, {
