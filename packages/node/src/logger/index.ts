@@ -16,7 +16,8 @@ export interface LoggerOptions {
 
 /** The node's root logger; subsystems take `logger.child({module})` via `moduleLogger`. */
 export function createLogger(options: LoggerOptions): Logger {
-  const base = {level: options.level, base: {pid: process.pid}}
+  // Level names ("info"), not pino's numbers (30), so a log search or shipper needs no mapping table.
+  const base = {level: options.level, base: {pid: process.pid}, formatters: {level: (label: string) => ({level: label})}}
   if (options.pretty) {
     return pino(base, pretty({colorize: true, translateTime: "HH:MM:ss.l", ignore: "pid,hostname", destination: options.destination ?? 1, sync: true}))
   }

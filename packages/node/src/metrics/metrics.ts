@@ -5,6 +5,21 @@ import type {RpcObserver} from "../rpc/server.js"
 /** Window over which tx/s is averaged. */
 const RATE_WINDOW_MS = 10_000
 
+/** What the metrics read from the running node at scrape time. */
+export interface NodeView {
+  /** Validators in force. */
+  validatorCount(): number
+  /** Whether this node votes (its key is a validator and it is not an observer). */
+  isValidator(): boolean
+  /** Connected peers per hospital id ("unknown" for a peer not yet matched to a hospital). */
+  peersByHospital(): ReadonlyMap<string, number>
+}
+
+/** `/careledger/<chain>/<name>/<version>` or a bare name: the protocol's name, one label value per protocol. */
+export function protocolLabel(protocol: string): string {
+  return /\/([^/]+)\/[^/]+$/.exec(protocol)?.[1] ?? protocol
+}
+
 /**
  * The node's Prometheus metrics, on their own registry so several nodes can share a process (tests).
  */
@@ -26,7 +41,13 @@ export class NodeMetrics implements RpcObserver {
   readonly reqResp: Counter<"protocol" | "direction" | "outcome">
   readonly syncedBlocks: Counter
   readonly peerPenalties: Counter<"reason">
+  readonly round: Gauge
+  readonly validators: Gauge
+  readonly isValidator: Gauge
+  readonly peersByHospital: Gauge<"hospital">
   private readonly recent: {at: number; txs: number}[] = []
+  private view: NodeView | null = null
+  private finalized = {height: 0, blocks: 0, txs: 0}
 
   constructor(options: {defaultMetrics?: boolean} = {}) {
     const registers = [this.registry]
@@ -71,7 +92,36 @@ export class NodeMetrics implements RpcObserver {
     })
     this.syncedBlocks = new Counter({name: "careledger_synced_blocks_total", help: "Blocks imported by range sync", registers})
     this.peerPenalties = new Counter({name: "careledger_peer_penalties_total", help: "Peers penalised, by reason", labelNames: ["reason"], registers})
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({register: this.registry, prefix: "careledger_process_"})
+    this.round = new Gauge({name: "careledger_consensus_round", help: "Consensus round of the height being decided (0: first proposer)", registers})
+    this.validators = new Gauge({
+      name: "careledger_validators",
+      help: "Validators in force",
+      registers,
+      collect: () => {
+        if (this.view !== null) this.validators.set(this.view.validatorCount())
+      },
+    })
+    this.isValidator = new Gauge({
+      name: "careledger_is_validator",
+      help: "1 when this node votes in consensus, 0 when it follows (observer or not in the set)",
+      registers,
+      collect: () => {
+        if (this.view !== null) this.isValidator.set(this.view.isValidator() ? 1 : 0)
+      },
+    })
+    this.peersByHospital = new Gauge({
+      name: "careledger_peers_by_hospital",
+      help: "Connected peers by hospital id",
+      labelNames: ["hospital"],
+      registers,
+      collect: () => {
+        if (this.view === null) return
+        this.peersByHospital.reset()
+        for (const [hospital, count] of this.view.peersByHospital()) this.peersByHospital.set({hospital}, count)
+      },
+    })
+    // prom-client's default names already start with process_ or nodejs_.
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({register: this.registry, prefix: "careledger_"})
   }
 
   /** The hooks the network layer reports through (it stays free of prom-client). */
@@ -81,11 +131,16 @@ export class NodeMetrics implements RpcObserver {
       gossipIn: (topic, result) => this.gossipIn.inc({topic, result}),
       gossipOut: (topic, messages) => this.gossipOut.inc({topic}, messages),
       gossipDropped: (topic) => this.gossipDropped.inc({topic}),
-      reqRespIn: (protocol, outcome) => this.reqResp.inc({protocol, direction: "in", outcome}),
-      reqRespOut: (protocol, outcome) => this.reqResp.inc({protocol, direction: "out", outcome}),
+      reqRespIn: (protocol, outcome) => this.reqResp.inc({protocol: protocolLabel(protocol), direction: "in", outcome}),
+      reqRespOut: (protocol, outcome) => this.reqResp.inc({protocol: protocolLabel(protocol), direction: "out", outcome}),
       syncBlocks: (count) => this.syncedBlocks.inc(count),
       peerPenalised: (reason) => this.peerPenalties.inc({reason}),
     }
+  }
+
+  /** Connects the scrape-time gauges (validator set, peers by hospital) to the running node. */
+  observe(view: NodeView): void {
+    this.view = view
   }
 
   request(method: string, outcome: "ok" | "error"): void {
@@ -97,8 +152,14 @@ export class NodeMetrics implements RpcObserver {
     this.height.set(height)
     this.finalizedHeight.set(height)
     this.txsFinalized.inc(txs)
+    this.finalized = {height, blocks: this.finalized.blocks + 1, txs: this.finalized.txs + txs}
     this.recent.push({at: now, txs})
     this.prune(now)
+  }
+
+  /** Latest finalized height, and blocks and txs finalized since this node started. */
+  finalizedTotals(): {height: number; blocks: number; txs: number} {
+    return {...this.finalized}
   }
 
   txPerSecond(now = Date.now()): number {

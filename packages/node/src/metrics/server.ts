@@ -10,6 +10,30 @@ export interface HealthProbe {
   storeOpen(): boolean
   synced(): boolean
   peerCount(): number
+  /** How far the highest finalized height a peer announced is above ours (0 when none is). */
+  blocksBehind(): number
+}
+
+/** Most peers or blocks a readiness query may name; beyond it the query is refused. */
+const MAX_READY_THRESHOLD = 1_000_000
+
+/**
+ * Readiness thresholds from `/ready?minPeers=N&maxBlocksBehind=M` (Besu's `/readiness`). Without
+ * `maxBlocksBehind` the node must be synced (no range sync running, no peer more than one block
+ * ahead); `minPeers` defaults to 1. Returns an error message for a bad query.
+ */
+export function readinessQuery(search: URLSearchParams): {minPeers: number; maxBlocksBehind: number | null} | string {
+  const read = (name: string): number | null | string => {
+    const raw = search.get(name)
+    if (raw === null) return null
+    if (!/^\d{1,7}$/.test(raw) || Number(raw) > MAX_READY_THRESHOLD) return `${name} must be an integer in 0..${MAX_READY_THRESHOLD}`
+    return Number(raw)
+  }
+  const minPeers = read("minPeers")
+  const maxBlocksBehind = read("maxBlocksBehind")
+  if (typeof minPeers === "string") return minPeers
+  if (typeof maxBlocksBehind === "string") return maxBlocksBehind
+  return {minPeers: minPeers ?? 1, maxBlocksBehind}
 }
 
 /** Prometheus `/metrics`, liveness `/health` and readiness `/ready`, on a port apart from RPC. */
@@ -24,7 +48,8 @@ export class MetricsServer {
   async start(): Promise<void> {
     if (this.server !== null) return
     const server = createServer((req, res) => {
-      const path = (req.url ?? "/").split("?")[0]
+      const url = new URL(req.url ?? "/", "http://localhost")
+      const path = url.pathname
       const json = (status: number, body: unknown): void => {
         res.writeHead(status, {"content-type": "application/json"}).end(JSON.stringify(body))
       }
@@ -41,10 +66,15 @@ export class MetricsServer {
         return json(storeOpen ? 200 : 503, {alive: true, storeOpen})
       }
       if (path === "/ready") {
-        const synced = this.deps.probe.synced()
-        const peers = this.deps.probe.peerCount()
-        const ready = synced && peers > 0
-        return json(ready ? 200 : 503, {ready, synced, peers})
+        const query = readinessQuery(url.searchParams)
+        if (typeof query === "string") return json(400, {error: query})
+        const {probe} = this.deps
+        const synced = probe.synced()
+        const peers = probe.peerCount()
+        const blocksBehind = probe.blocksBehind()
+        const caughtUp = query.maxBlocksBehind === null ? synced : blocksBehind <= query.maxBlocksBehind
+        const ready = probe.storeOpen() && caughtUp && peers >= query.minPeers
+        return json(ready ? 200 : 503, {ready, synced, peers, blocksBehind, minPeers: query.minPeers, maxBlocksBehind: query.maxBlocksBehind})
       }
       json(404, {error: "try /metrics, /health or /ready"})
     })

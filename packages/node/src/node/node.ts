@@ -14,6 +14,7 @@ import {
   encodeCommit,
   encodeConsensusMessage,
   encodeConsensusRecord,
+  fromHex,
   executeBlock,
   genesisBlock,
   genesisExecution,
@@ -39,12 +40,12 @@ import {
   type Timeout,
   validatorsHashOf,
 } from "@careledger/core"
-import {NetworkHost, RangeSync, type BlockWithCommit, type ChainStatus, type GossipHandlers} from "@careledger/network"
+import {NetworkHost, RangeSync, bootstrapAddress, type BlockWithCommit, type ChainStatus, type GossipHandlers} from "@careledger/network"
 import type {Logger} from "pino"
 import {NodeConfigError, NodeConfigErrorCode, type NodeConfig} from "../config/index.js"
 import {loadOrCreateNodeKey} from "../keystore/index.js"
 import {moduleLogger} from "../logger/index.js"
-import {MetricsServer, NodeMetrics} from "../metrics/index.js"
+import {MetricsServer, NodeMetrics, StatusLog, defaultStatusLogOptions} from "../metrics/index.js"
 import {HeadFeed, RpcServer, TokenStore, defaultRpcServerOptions, isLoopback, joinNamespaces, type RpcNamespace} from "../rpc/index.js"
 import {NodeError, NodeErrorCode} from "./errors.js"
 import {defaultNodeTuning, type NodeTuning} from "./options.js"
@@ -100,6 +101,7 @@ export class CareLedgerNode {
   private machineRef: ConsensusMachine | null = null
   private rpc: RpcServer | null = null
   private metricsServer: MetricsServer | null = null
+  private statusLog: StatusLog | null = null
   private readonly abort = new AbortController()
   private readonly timers = new Set<NodeJS.Timeout>()
   private queue: Promise<void> = Promise.resolve()
@@ -175,6 +177,31 @@ export class CareLedgerNode {
     return !this.config.observer && this.storeRef !== null && this.store.validators().some((v) => toHex(v) === this.key.id)
   }
 
+  /** Peer id of each known hospital, by hospital id (the node key is the libp2p key). */
+  private hospitalPeerIds(): Map<string, string> {
+    return new Map(this.hospitals.map((h) => [h.id, peerIdOf(fromHex(h.key)!)]))
+  }
+
+  /** Connected peers counted per hospital id; a connected peer no hospital owns counts as "unknown". */
+  private peersByHospital(): Map<string, number> {
+    const byPeer = new Map([...this.hospitalPeerIds()].map(([id, peerId]) => [peerId, id]))
+    const counts = new Map<string, number>()
+    for (const peerId of this.network.connectedPeers()) {
+      const hospital = byPeer.get(peerId) ?? "unknown"
+      counts.set(hospital, (counts.get(hospital) ?? 0) + 1)
+    }
+    return counts
+  }
+
+  /** How far the best finalized height a peer announced is above ours. */
+  blocksBehind(): number {
+    if (this.storeRef === null || this.hostRef === null) return 0
+    const local = this.store.head().height
+    let best = local
+    for (const status of this.network.peerStatuses().values()) best = Math.max(best, status.finalizedHeight)
+    return best - local
+  }
+
   get syncing(): boolean {
     if (this.sync?.syncing === true) return true
     if (this.hostRef === null || this.storeRef === null) return true
@@ -212,7 +239,8 @@ export class CareLedgerNode {
         ...this.tuning.network,
         chainId: this.chainId,
         listen: this.config.listen,
-        bootstrap: this.config.bootstrap,
+        announce: this.config.announce,
+        bootstrap: this.config.bootstrap.map((entry) => bootstrapAddress(entry, (id) => this.hospitalPeerIds().get(id))),
         members: members.validators,
         observers: members.observers,
       },
@@ -227,6 +255,11 @@ export class CareLedgerNode {
       },
     )
     await this.network.start()
+    this.metrics.observe({
+      validatorCount: () => (this.storeRef === null ? 0 : this.store.validators().length),
+      isValidator: () => this.isValidator,
+      peersByHospital: () => this.peersByHospital(),
+    })
 
     this.sync = new RangeSync(
       {},
@@ -261,12 +294,18 @@ export class CareLedgerNode {
         {
           metrics: this.metrics,
           logger: moduleLogger(log, "metrics"),
-          probe: {storeOpen: () => this.storeRef !== null && !this.stopping, synced: () => !this.syncing, peerCount: () => this.network.connectedPeers().length},
+          probe: {storeOpen: () => this.storeRef !== null && !this.stopping, synced: () => !this.syncing, peerCount: () => this.network.connectedPeers().length, blocksBehind: () => this.blocksBehind()},
         },
       )
       await this.metricsServer.start()
     }
     this.every(this.tuning.statusPollMs, () => this.pollStatus())
+    this.statusLog = new StatusLog(defaultStatusLogOptions, {
+      metrics: this.metrics,
+      logger: this.nodeLog,
+      source: {peers: () => this.network.connectedPeers().length, mempoolTxs: () => this.mempool.size, round: () => this.lastRound},
+    })
+    this.statusLog.start()
     this.nodeLog.info({rpc: this.rpcUrl, metrics: this.metricsUrl, listen: this.network.addresses(), validator: this.isValidator}, "node started")
   }
 
@@ -277,6 +316,7 @@ export class CareLedgerNode {
     this.abort.abort()
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
+    this.statusLog?.stop()
     // Each step is bounded so one stuck part cannot keep the process from exiting; the store's own
     // batches are atomic, so closing it late or not at all never leaves a half-written block.
     await this.within("metrics", this.metricsServer?.stop())
@@ -435,6 +475,7 @@ export class CareLedgerNode {
   private noteRound(): void {
     const round = this.machine.status.round
     if (round > this.lastRound) this.metrics.roundChanges.inc(round - this.lastRound)
+    this.metrics.round.set(round)
     this.lastRound = round
   }
 
