@@ -43,6 +43,8 @@ export interface CommitResult {
 export interface MempoolMetrics {
   txs: number
   bytes: number
+  /** Bytes held behind nonce gaps (all senders' gap buffers). */
+  gappedBytes: number
   senders: number
   /** Pending txs that are next in line for their sender (reapable now). */
   executable: number
@@ -66,6 +68,10 @@ interface SenderQueue {
   sender: Uint8Array
   /** Next nonce in committed state, refreshed on each block. */
   stateNonce: number
+  /** First nonce from `stateNonce` on that is not pending: the end of the executable run. */
+  next: number
+  /** Bytes of this sender's txs beyond the executable run (held behind a gap). */
+  gappedBytes: number
   txs: Map<number, Entry>
 }
 
@@ -74,9 +80,11 @@ interface SenderQueue {
  *
  * - Bounded by `maxTxs` and `maxBytes`.
  * - A sender's txs are kept by nonce. The run of consecutive nonces starting at the sender's state
- *   nonce is executable; a tx beyond a gap is held only while its nonce is at most
- *   `maxFutureNonces` past the sender's next pending nonce (NONCE_TOO_HIGH otherwise), and never
- *   reaped until the gap fills.
+ *   nonce is executable; a tx beyond a gap is held in the sender's gap buffer only while its nonce
+ *   is at most `maxFutureNonces` past the sender's next pending nonce and the gap buffers stay
+ *   within `maxGappedBytesPerSender` and `maxGappedBytes` (NONCE_TOO_HIGH otherwise), and is never
+ *   reaped until the gap fills. Gossip and concurrent RPC calls deliver one sender's txs in any
+ *   order, so every node's pool ends up with the same in-flight run whatever order it saw.
  * - Same hash: DUPLICATE. Nonce below state: NONCE_TOO_LOW. Same sender and nonce as a pending tx:
  *   NONCE_TAKEN (no replacement, as there are no fees to outbid).
  * - When full, an executable tx may evict: the sender with the most pending txs loses its newest
@@ -96,6 +104,7 @@ export class Mempool {
   private readonly byHash = new Map<string, Entry>()
   private readonly senders = new Map<string, SenderQueue>()
   private totalBytes = 0
+  private gappedBytes = 0
   private seq = 0
   private queue: Promise<unknown> = Promise.resolve()
   private readonly counters = {added: 0, evicted: 0, included: 0, droppedAfterBlock: 0}
@@ -133,16 +142,16 @@ export class Mempool {
    * the pool holds nothing from the sender (then it is the state's nonce).
    */
   pendingNonce(senderId: string): number | undefined {
-    const queue = this.senders.get(senderId)
-    return queue === undefined ? undefined : nextPendingNonce(queue)
+    return this.senders.get(senderId)?.next
   }
 
   metrics(): MempoolMetrics {
     let executable = 0
-    for (const queue of this.senders.values()) executable += nextPendingNonce(queue) - queue.stateNonce
+    for (const queue of this.senders.values()) executable += queue.next - queue.stateNonce
     return {
       txs: this.size,
       bytes: this.totalBytes,
+      gappedBytes: this.gappedBytes,
       senders: this.senders.size,
       executable,
       ...this.counters,
@@ -209,12 +218,13 @@ export class Mempool {
       for (const tx of block.txs) {
         const entry = this.byHash.get(tx.hashHex())
         if (entry === undefined) continue
-        this.remove(entry)
+        this.remove(entry, false)
         included++
       }
       const dropped: CommitResult["dropped"] = []
       for (const queue of [...this.senders.values()]) {
         queue.stateNonce = await this.deps.nonceOf(reader, queue.sender)
+        this.refresh(queue)
         let expected = queue.stateNonce
         for (const nonce of [...queue.txs.keys()].sort((a, b) => a - b)) {
           const entry = queue.txs.get(nonce)!
@@ -226,6 +236,7 @@ export class Mempool {
             expected++
           }
         }
+        this.refresh(queue)
       }
       this.counters.included += included
       this.counters.droppedAfterBlock += dropped.length
@@ -266,13 +277,24 @@ export class Mempool {
         pending: existing.txs.get(tx.nonce)!.hash,
       })
     }
-    const pending = existing === undefined ? stateNonce : nextPendingNonce(existing)
+    const pending = existing === undefined ? stateNonce : existing.next
     if (tx.nonce - pending > this.options.maxFutureNonces) {
       throw new MempoolError(
         MempoolErrorCode.NONCE_TOO_HIGH,
         `nonce ${tx.nonce} is more than ${this.options.maxFutureNonces} ahead of the sender's next nonce ${pending}`,
         {hash, nonce: tx.nonce, expected: pending},
       )
+    }
+    if (tx.nonce !== pending) {
+      const senderGapped = (existing?.gappedBytes ?? 0) + size
+      if (senderGapped > this.options.maxGappedBytesPerSender || this.gappedBytes + size > this.options.maxGappedBytes) {
+        const whose = senderGapped > this.options.maxGappedBytesPerSender ? "this sender's" : "the pool's"
+        throw new MempoolError(MempoolErrorCode.NONCE_TOO_HIGH, `nonce ${tx.nonce} waits behind a gap at ${pending} and ${whose} gap buffer is full`, {
+          hash,
+          nonce: tx.nonce,
+          expected: pending,
+        })
+      }
     }
     try {
       await this.deps.checkTx(tx, pending, this.reader)
@@ -286,11 +308,21 @@ export class Mempool {
     this.counters.evicted += victims.length
 
     const entry: Entry = {tx, hash, size, seq: this.seq++}
-    const queue = existing ?? {id: senderId, sender: tx.sender, stateNonce, txs: new Map<number, Entry>()}
+    const queue = existing ?? {id: senderId, sender: tx.sender, stateNonce, next: stateNonce, gappedBytes: 0, txs: new Map<number, Entry>()}
     queue.txs.set(tx.nonce, entry)
     this.senders.set(senderId, queue)
     this.byHash.set(hash, entry)
     this.totalBytes += size
+    if (tx.nonce === queue.next) {
+      // The tx closes a gap: the txs held behind it join the executable run, in nonce order.
+      let released = 0
+      for (queue.next++; queue.txs.has(queue.next); queue.next++) released += queue.txs.get(queue.next)!.size
+      queue.gappedBytes -= released
+      this.gappedBytes -= released
+    } else {
+      queue.gappedBytes += size
+      this.gappedBytes += size
+    }
     this.counters.added++
     if (victims.length > 0) this.logger.debug({hash, evicted: victims.length}, "evicted to admit a transaction")
     return {hash, executable, evicted: victims.map((v) => v.hash)}
@@ -352,13 +384,33 @@ export class Mempool {
     }
   }
 
-  private remove(entry: Entry): void {
+  /** Removes an entry; `refresh: false` when the caller recomputes the sender's run itself right after. */
+  private remove(entry: Entry, refresh = true): void {
     this.byHash.delete(entry.hash)
     this.totalBytes -= entry.size
     const queue = this.senders.get(entry.tx.senderId)
     if (queue === undefined) return
     queue.txs.delete(entry.tx.nonce)
-    if (queue.txs.size === 0) this.senders.delete(queue.id)
+    if (queue.txs.size === 0) {
+      this.gappedBytes -= queue.gappedBytes
+      this.senders.delete(queue.id)
+    } else if (entry.tx.nonce < queue.next) {
+      if (refresh) this.refresh(queue)
+    } else if (entry.tx.nonce > queue.next) {
+      queue.gappedBytes -= entry.size
+      this.gappedBytes -= entry.size
+    }
+  }
+
+  /** Recomputes a sender's executable run and gap-buffer bytes from its txs (after its state nonce moved or its run broke). */
+  private refresh(queue: SenderQueue): void {
+    let next = queue.stateNonce
+    while (queue.txs.has(next)) next++
+    let gapped = 0
+    for (const [nonce, entry] of queue.txs) if (nonce > next) gapped += entry.size
+    this.gappedBytes += gapped - queue.gappedBytes
+    queue.next = next
+    queue.gappedBytes = gapped
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
@@ -368,8 +420,3 @@ export class Mempool {
   }
 }
 
-function nextPendingNonce(queue: SenderQueue): number {
-  let nonce = queue.stateNonce
-  while (queue.txs.has(nonce)) nonce++
-  return nonce
-}

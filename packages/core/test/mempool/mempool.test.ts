@@ -148,6 +148,35 @@ describe("mempool/Mempool", function () {
     expect(mempool.pendingNonce(alice.id)).to.equal(5)
   })
 
+  it("holds a sender's in-flight txs whatever order they arrive in, and runs them in nonce order once the gap fills", async function () {
+    const mempool = pool(new TestState())
+    const txs = Array.from({length: 64}, (_, n) => tx(alice, n))
+    // Reverse order: every tx but the last to arrive waits behind the gap at nonce 0.
+    for (const t of [...txs].reverse().slice(0, -1)) expect((await mempool.add(t)).executable).to.equal(false)
+    expect(mempool.reap(100, 1 << 20)).to.deep.equal([])
+    expect(mempool.metrics().gappedBytes).to.equal(txs.slice(1).reduce((n, t) => n + t.serialize().length, 0))
+    expect((await mempool.add(txs[0]!)).executable).to.equal(true)
+    expect(hashes(mempool.reap(100, 1 << 20))).to.deep.equal(hashes(txs))
+    expect(mempool.pendingNonce(alice.id)).to.equal(64)
+    expect(mempool.metrics().gappedBytes).to.equal(0)
+  })
+
+  it("bounds the gap buffers by bytes per sender and in total", async function () {
+    const size = tx(alice, 0).serialize().length
+    const mempool = pool(new TestState(), {maxGappedBytesPerSender: 3 * size, maxGappedBytes: 5 * size})
+    for (const n of [1, 2, 3]) await mempool.add(tx(alice, n))
+    const full = await expectMempoolError(mempool.add(tx(alice, 4)), MempoolErrorCode.NONCE_TOO_HIGH)
+    expect(full.message).to.contain("this sender's gap buffer is full")
+    for (const n of [1, 2]) await mempool.add(tx(bob, n))
+    const poolFull = await expectMempoolError(mempool.add(tx(bob, 3)), MempoolErrorCode.NONCE_TOO_HIGH)
+    expect(poolFull.message).to.contain("the pool's gap buffer is full")
+    // An executable tx is never refused for the gap buffers, and filling the gap frees them.
+    await mempool.add(tx(alice, 0))
+    expect(mempool.metrics().gappedBytes).to.equal(2 * size)
+    await mempool.add(tx(bob, 3))
+    await mempool.add(tx(alice, 5))
+  })
+
   it("reaps round-robin across senders in arrival order, within count and byte limits", async function () {
     const state = new TestState().setNonce(bob, 7)
     const mempool = pool(state)
