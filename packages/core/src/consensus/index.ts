@@ -15,5 +15,6 @@
 export * from "./errors.js"
 export * from "./options.js"
 export * from "./messages.js"
+export * from "./frame.js"
 export * from "./records.js"
 export * from "./machine.js"

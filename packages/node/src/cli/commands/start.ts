@@ -2,8 +2,6 @@ import {parseArgs} from "node:util"
 import {configFlagSpec, layerFromFlags, resolveConfig} from "../../config/index.js"
 import {createLogger} from "../../logger/index.js"
 import {CareLedgerNode} from "../../node/node.js"
-import {HealthPart} from "../../health/part.js"
-import {moduleLogger} from "../../logger/index.js"
 import type {CliIo} from "../io.js"
 
 /** Runs the node until SIGINT or SIGTERM, then stops it cleanly (exit 0). */
@@ -11,17 +9,12 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
   const {values} = parseArgs({args, options: configFlagSpec(), strict: true})
   const config = resolveConfig({env: io.env, flags: layerFromFlags(values), ...(typeof values.config === "string" ? {configPath: values.config} : {})})
   const logger = createLogger({level: config.logLevel, pretty: config.logFormat === "pretty" || (config.logFormat === "auto" && io.isTty)})
-  const health = new HealthPart({dataDir: config.dataDir}, {logger: moduleLogger(logger, "health")})
-  const node: CareLedgerNode = new CareLedgerNode(config, {
-    logger,
-    extraNamespaces: (n) => health.attach(n),
-    recordHandler: (request, from) => health.handleRecord(request, from, node.knownHospitals),
-  })
+  const node = new CareLedgerNode(config, {logger})
   let stopping: Promise<void> | null = null
   const stop = (signal: string): void => {
     if (stopping !== null) return
     logger.info({signal}, "stopping")
-    stopping = node.stop().finally(() => health.stop())
+    stopping = node.stop()
   }
   const done = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -35,7 +28,6 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
     await node.start()
   } catch (err) {
     await node.stop().catch(() => undefined)
-    await health.stop().catch(() => undefined)
     throw err
   }
   await done

@@ -1,0 +1,67 @@
+/**
+ * The node's network handlers, Lodestar-style: one gossip handler per topic in a typed map and one
+ * handler per request/response protocol. Adding a topic or a protocol is adding one entry here.
+ */
+import {decodeConsensusFrame, encodeCommit, verifyConsensusMessage, type ChainStore, type ConsensusMessage} from "@careledger/core"
+import type {BlockWithCommit, ChainStatus, GossipHandlers} from "@careledger/network"
+import type {ConsensusDriver} from "./driver.js"
+import type {TxIntake} from "./intake.js"
+
+export interface GossipHandlerDependencies {
+  chainId: string
+  intake: Pick<TxIntake, "admitGossip">
+  driver: Pick<ConsensusDriver, "onMessage">
+}
+
+export function gossipHandlers(deps: GossipHandlerDependencies): GossipHandlers {
+  return {
+    tx: (txs) => deps.intake.admitGossip(txs),
+    consensus: async (bytes) => {
+      let message: ConsensusMessage
+      try {
+        message = decodeConsensusFrame(bytes)
+        verifyConsensusMessage(message, deps.chainId)
+      } catch {
+        return "reject"
+      }
+      deps.driver.onMessage(message)
+      return "accept"
+    },
+  }
+}
+
+/** The request/response protocols the node answers, in the shape the network host takes them. */
+export interface ReqRespHandlers {
+  /** status: our head and finalized block. */
+  getStatus(): ChainStatus
+  /** blocks by range: finalized blocks with their commit certificates. */
+  readBlocks(from: number, count: number): AsyncIterable<BlockWithCommit>
+  /** record exchange: answered by the health part; `from` is the asking peer's ID. */
+  recordHandler(request: Uint8Array, from: string): Promise<Uint8Array>
+}
+
+export interface ReqRespHandlerDependencies {
+  store: ChainStore
+  answerRecord(request: Uint8Array, from: string): Promise<Uint8Array>
+}
+
+export function reqRespHandlers(deps: ReqRespHandlerDependencies): ReqRespHandlers {
+  return {
+    getStatus: () => {
+      const head = deps.store.head()
+      return {headHeight: head.height, headHash: head.hash, finalizedHeight: head.height, finalizedHash: head.hash}
+    },
+    readBlocks: (from, count) => readBlocks(deps.store, from, count),
+    recordHandler: (request, from) => deps.answerRecord(request, from),
+  }
+}
+
+async function* readBlocks(store: ChainStore, from: number, count: number): AsyncIterable<BlockWithCommit> {
+  const last = Math.min(from + count - 1, store.head().height)
+  for (let height = Math.max(from, 1); height <= last; height++) {
+    const block = await store.getBlock(height)
+    const commit = await store.getCommit(height)
+    if (block === undefined || commit === undefined) return
+    yield {block: block.serialize(), commit: encodeCommit(commit)}
+  }
+}

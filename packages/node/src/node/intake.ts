@@ -1,0 +1,64 @@
+import {getNextNonce, isCareLedgerError, type Mempool, type StateReader, type Transaction} from "@careledger/core"
+import type {ValidationResult} from "@careledger/network"
+import type {Logger} from "../logger/index.js"
+import type {NodeMetrics} from "../metrics/index.js"
+
+export interface TxIntakeDependencies {
+  mempool: Mempool
+  state(): StateReader
+  /** Gossips admitted transactions; may throw when the gossip queue is full. */
+  publishTxs(txs: Transaction[]): void
+  /** Tells consensus that transactions wait (a proposer without empty blocks starts a height). */
+  txsAvailable(): void
+  metrics: NodeMetrics
+  logger: Logger
+}
+
+/** Transaction intake: admission to the mempool from RPC and from gossip, and the next nonce of an account. */
+export class TxIntake {
+  constructor(private readonly deps: TxIntakeDependencies) {}
+
+  /** Admits a transaction to the mempool and gossips it. Throws the mempool's typed error. */
+  async submitTx(tx: Transaction): Promise<string> {
+    const {mempool} = this.deps
+    const result = await mempool.add(tx)
+    this.noteMempool()
+    try {
+      this.deps.publishTxs([tx])
+    } catch (err) {
+      // The tx is pending here and will be proposed or re-gossiped; a full gossip queue is not its failure.
+      this.deps.logger.warn({err: (err as Error).message}, "tx not gossiped")
+    }
+    this.deps.txsAvailable()
+    return result.hash
+  }
+
+  /** Admits a gossiped batch: accept when any tx was new and valid, ignore otherwise. */
+  async admitGossip(txs: readonly Transaction[]): Promise<ValidationResult> {
+    let added = 0
+    for (const tx of txs) {
+      try {
+        await this.deps.mempool.add(tx)
+        added++
+      } catch (err) {
+        if (!isCareLedgerError(err)) throw err
+      }
+    }
+    if (added > 0) {
+      this.noteMempool()
+      this.deps.txsAvailable()
+    }
+    return added > 0 ? "accept" : "ignore"
+  }
+
+  /** The nonce the account's next transaction should carry, counting its pending ones. */
+  async nextNonce(account: string): Promise<number> {
+    const committed = await getNextNonce(this.deps.state(), account)
+    return Math.max(committed, this.deps.mempool.pendingNonce(account) ?? 0)
+  }
+
+  private noteMempool(): void {
+    this.deps.metrics.mempoolTxs.set(this.deps.mempool.size)
+    this.deps.metrics.mempoolBytes.set(this.deps.mempool.bytes)
+  }
+}

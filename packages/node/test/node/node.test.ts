@@ -1,0 +1,110 @@
+import {expect} from "chai"
+import {mkdtempSync, rmSync} from "node:fs"
+import {tmpdir} from "node:os"
+import {join} from "node:path"
+import {ChainStore, PrivateKey, toHex} from "@careledger/core"
+import {CareLedgerClient} from "@careledger/client"
+import {defaultConfig, type NodeConfig} from "../../src/config/index.js"
+import {buildGenesis, writeGenesisFile} from "../../src/genesis/index.js"
+import {loadOrCreateNodeKey} from "../../src/keystore/index.js"
+import {silentLogger} from "../../src/logger/index.js"
+import {CareLedgerNode} from "../../src/node/index.js"
+
+/** A real node in this process: real LevelDB in a temp dir, libp2p and RPC on 127.0.0.1 port 0. */
+function singleValidatorConfig(dir: string): NodeConfig {
+  const key = loadOrCreateNodeKey(dir).key
+  const genesisPath = join(dir, "genesis.json")
+  writeGenesisFile(
+    genesisPath,
+    buildGenesis({chainId: "inproc", hospitals: [{id: "hosp-a", name: "Hospital A", key: key.id, validator: true}], blockIntervalMs: 200}),
+  )
+  return {
+    ...defaultConfig(dir),
+    genesis: genesisPath,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    rpcPort: 0,
+    metricsPort: 0,
+    logLevel: "silent",
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, attempts = 300): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const value = await probe()
+    if (value !== undefined) return value
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`gave up waiting for ${what}`)
+}
+
+describe("node/node (in-process)", function () {
+  this.timeout(120_000)
+  let dir: string
+  let node: CareLedgerNode | undefined
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "careledger-node-"))
+  })
+
+  afterEach(async () => {
+    await node?.stop()
+    node = undefined
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it("starts, finalizes blocks as the single validator, answers over RPC, and stops cleanly", async () => {
+    node = new CareLedgerNode(singleValidatorConfig(dir), {logger: silentLogger()})
+    await node.start()
+    expect(node.isValidator).to.equal(true)
+    expect(node.rpcUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+/)
+    const client = new CareLedgerClient({url: node.rpcUrl!})
+
+    const head = await until("three finalized blocks", async () => {
+      const h = await client.head()
+      return h.height >= 3 ? h : undefined
+    })
+    expect(head.height).to.be.at.least(3)
+
+    // A transaction signed with the node key goes through intake, consensus and the store.
+    const vote = await client.proposeValidator({action: "add", hospital: "hosp-b", key: toHex(PrivateKey.generate().publicKey), name: "Hospital B"})
+    const found = await client.waitForTx(vote.hash, {timeoutMs: 60_000})
+    expect(found.status).to.equal("final")
+
+    const stopped = node
+    await stopped.stop()
+    node = undefined
+    // The store was closed: the same LevelDB opens again and holds the finalized blocks.
+    const store = await ChainStore.open({dir: join(dir, "chain"), logger: silentLogger()})
+    try {
+      expect(store.head().height).to.be.at.least(head.height)
+    } finally {
+      await store.close()
+    }
+    // And the RPC port no longer answers.
+    const refused = await fetch(stopped.rpcUrl!, {method: "POST", body: "{}"}).then(
+      () => false,
+      () => true,
+    )
+    expect(refused).to.equal(true)
+  })
+
+  it("treats a second start and a second stop as no-ops", async () => {
+    node = new CareLedgerNode(singleValidatorConfig(dir), {logger: silentLogger()})
+    await node.start()
+    const url = node.rpcUrl
+    await node.start()
+    expect(node.rpcUrl).to.equal(url)
+    const client = new CareLedgerClient({url: url!})
+    await until("a finalized block", async () => ((await client.head()).height >= 1 ? true : undefined))
+    await Promise.all([node.stop(), node.stop()])
+    await node.stop()
+    const store = await ChainStore.open({dir: join(dir, "chain"), logger: silentLogger()})
+    await store.close()
+  })
+
+  it("stops cleanly when stopped without having started", async () => {
+    node = new CareLedgerNode(singleValidatorConfig(dir), {logger: silentLogger()})
+    await node.stop()
+    await node.stop()
+  })
+})
