@@ -160,6 +160,20 @@ export interface ValidatorProposal {
   name?: string
 }
 
+/** A proposal to change the validator set that has not passed yet (validator_getPendingVotes). */
+export interface PendingValidatorVote {
+  action: "add" | "remove"
+  hospital: string
+  key: Hex
+  name: string
+  /** Validators whose votes count, in vote order. */
+  voters: {hospital: string; key: Hex}[]
+  votes: number
+  /** Votes that pass it: more than half of the validators. */
+  needed: number
+  validators: number
+}
+
 export interface AddPeerParams {
   multiaddr: string
 }
@@ -189,6 +203,9 @@ export interface CoreRpcMethods {
   tx_send: {params: {tx: Hex}; result: TxSubmitted}
   validator_list: {params: Record<string, never>; result: ValidatorInfo[]}
   validator_propose: {params: ValidatorProposal; result: TxSubmitted}
+  validator_getValidatorsByHeight: {params: {height: number}; result: ValidatorInfo[]}
+  validator_getPendingVotes: {params: Record<string, never>; result: PendingValidatorVote[]}
+  validator_discardVote: {params: {action: "add" | "remove"; hospital: string; key: Hex}; result: TxSubmitted}
   consensus_status: {params: Record<string, never>; result: ConsensusStatus}
 }
 

@@ -358,6 +358,20 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
       fail(TxErrorCode.UNAUTHORIZED, "only a current validator may vote")
     }
     const key = accountId(payload.key)
+    if (payload.action === "withdraw-add" || payload.action === "withdraw-remove") {
+      // A voter takes back its vote on a pending proposal; the proposal goes when no vote is left.
+      const action = payload.action === "withdraw-add" ? "add" : "remove"
+      const pending = await loadProposal(reader, action, payload.hospital, key)
+      if (pending === undefined || !pending.voters.includes(sender.account)) {
+        fail(TxErrorCode.NOT_FOUND, `${sender.account} has no pending vote to ${action} ${payload.hospital}`)
+      }
+      const proposal = pending as ValidatorProposal
+      return (writer) => {
+        const voters = proposal.voters.filter((v) => v !== sender.account && validators.includes(v))
+        if (voters.length === 0) deleteProposal(writer, proposal)
+        else putProposal(writer, {...proposal, voters})
+      }
+    }
     const existing = await loadHospital(reader, payload.hospital)
     if (payload.action === "add") {
       if (payload.name === "") fail(TxErrorCode.BAD_PAYLOAD, "name: a hospital being added needs a name", {field: "name"})

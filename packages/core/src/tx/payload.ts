@@ -19,6 +19,7 @@ import {
   type TrialAmendPayload,
   type TrialRegisterPayload,
   type TrialResultPayload,
+  type ValidatorVoteAction,
   type ValidatorVotePayload,
 } from "./types.js"
 
@@ -157,9 +158,9 @@ const PARSERS: {[K in TxType]: (raw: Fields) => PayloadByType[K]} = {
     datasetHash: p["datasetHash"] === null ? null : bytesField(p, "datasetHash", HASH_LENGTH),
   }),
   [TxType.ValidatorVote]: (p): ValidatorVotePayload => {
-    const action = enumField(p, "action", new Set(["add", "remove"])) as "add" | "remove"
-    // A removal names the hospital by id and key; its display name may be left empty.
-    const name = action === "remove" && p["name"] === "" ? "" : textField(p, "name", MAX_NAME_LENGTH)
+    const action = enumField(p, "action", new Set(["add", "remove", "withdraw-add", "withdraw-remove"])) as ValidatorVoteAction
+    // Only an addition needs the hospital's display name; the others name it by id and key.
+    const name = action !== "add" && p["name"] === "" ? "" : textField(p, "name", MAX_NAME_LENGTH)
     return {action, hospital: hospitalIdField(p, "hospital"), key: bytesField(p, "key", PUBLIC_KEY_LENGTH), name}
   },
 }

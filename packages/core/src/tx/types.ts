@@ -122,8 +122,11 @@ export interface TrialResultPayload {
   datasetHash: Uint8Array | null
 }
 
+/** Vote to add or remove a hospital, or take back an earlier vote on a pending proposal. */
+export type ValidatorVoteAction = "add" | "remove" | "withdraw-add" | "withdraw-remove"
+
 export interface ValidatorVotePayload {
-  action: "add" | "remove"
+  action: ValidatorVoteAction
   /** The hospital being added or removed. */
   hospital: string
   /** Its node key (validator identity and peer ID); required to add, must match to remove. */

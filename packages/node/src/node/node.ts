@@ -24,6 +24,7 @@ import {
   type Genesis,
   type HospitalRecord,
   type PrivateKey,
+  type ValidatorVoteAction,
 } from "@careledger/core"
 import {NetworkHost, RangeSync, bootstrapAddress} from "@careledger/network"
 import {NodeConfigError, NodeConfigErrorCode, type NodeConfig} from "../config/index.js"
@@ -399,7 +400,7 @@ export class CareLedgerNode implements Startable {
   }
 
   /** Signs and submits a validator vote with the node key. */
-  async proposeValidator(payload: {action: "add" | "remove"; hospital: string; key: Uint8Array; name: string}): Promise<string> {
+  async proposeValidator(payload: {action: ValidatorVoteAction; hospital: string; key: Uint8Array; name: string}): Promise<string> {
     if (!this.isValidator) {
       throw new NodeError(NodeErrorCode.NOT_A_VALIDATOR, "only a validator node can vote on the validator set")
     }
