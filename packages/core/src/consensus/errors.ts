@@ -9,6 +9,7 @@ export enum ConsensusErrorCode {
   BAD_SNAPSHOT = "CONSENSUS_ERROR_BAD_SNAPSHOT",
   BAD_COMMIT = "CONSENSUS_ERROR_BAD_COMMIT",
   WRONG_HEIGHT = "CONSENSUS_ERROR_WRONG_HEIGHT",
+  UNREADABLE_RECORD = "CONSENSUS_ERROR_UNREADABLE_RECORD",
 }
 
 export class ConsensusError extends CareLedgerError<ConsensusErrorCode> {}

@@ -316,6 +316,15 @@ export class ChainStore {
     await this.db.batch([this.consensus.putOp(key, value)], {sync: true})
   }
 
+  /** Writes several records in one synced batch (all or none). */
+  async putConsensusRecords(entries: ReadonlyArray<{key: string; value: Uint8Array}>): Promise<void> {
+    for (const {key} of entries) checkRecordKey(key)
+    await this.db.batch(
+      entries.map(({key, value}) => this.consensus.putOp(key, value)),
+      {sync: true},
+    )
+  }
+
   async getConsensusRecord(key: string): Promise<Uint8Array | undefined> {
     checkRecordKey(key)
     return this.consensus.get(key)
@@ -324,6 +333,17 @@ export class ChainStore {
   /** Records whose keys start with `prefix`, in key order (evidence, votes of a height, ...). */
   async listConsensusRecords(prefix: string, limit: number): Promise<Array<{key: string; value: Uint8Array}>> {
     return this.consensus.entries({prefix: stringCodec.encode(prefix), limit})
+  }
+
+  /** Every record whose key starts with `prefix`, in key order, read in bounded pages (no cap on the count). */
+  async readConsensusRecords(prefix: string): Promise<Array<{key: string; value: Uint8Array}>> {
+    const out: Array<{key: string; value: Uint8Array}> = []
+    for (;;) {
+      const after = out.at(-1)?.key
+      const page = await this.consensus.entries({prefix: stringCodec.encode(prefix), limit: 1000, ...(after === undefined ? {} : {gte: `${after}\u0000`})})
+      out.push(...page)
+      if (page.length < 1000) return out
+    }
   }
 
   /** Deletes every record whose key starts with `prefix` (synced); returns how many were deleted. */

@@ -8,13 +8,12 @@ import {
   ConsensusErrorCode,
   MAX_CONSENSUS_MESSAGE_BYTES,
   VoteKind,
-  consensusRecordKey,
+  consensusRecordEntries,
   decodeConsensusMessage,
-  decodeConsensusRecord,
+  restoreConsensusRecords,
   decodeEvidence,
   encodeEvidence,
   encodeConsensusMessage,
-  encodeConsensusRecord,
   signProposal,
   signVote,
   verifyConsensusMessage,
@@ -112,14 +111,17 @@ describe("consensus/messages", function () {
       {type: "proposal", proposal} as const,
       {type: "lock", height: 4, round: 0, block, prevotes: [vote]} as const,
     ]
+    const entries = records.flatMap(consensusRecordEntries)
+    const back = restoreConsensusRecords(entries)
+    expect(back.map((r) => r.type).sort()).to.deep.equal(["lock", "proposal", "vote"])
     for (const record of records) {
-      const back = decodeConsensusRecord(encodeConsensusRecord(record))
-      expect(back.type).to.equal(record.type)
-      expect(bytesEqual(encodeConsensusRecord(back), encodeConsensusRecord(record))).to.equal(true)
+      const again = back.find((r) => r.type === record.type)!
+      expect(consensusRecordEntries(again)).to.deep.equal(consensusRecordEntries(record))
     }
-    expect(new Set(records.map(consensusRecordKey)).size).to.equal(3)
-    expect(consensusRecordKey(records[0]!).startsWith("0000000000000004/")).to.equal(true)
-    expectConsensusError(() => decodeConsensusRecord(encode(["lock", 1])), ConsensusErrorCode.MALFORMED)
+    // Each slot has its own key, and the lock keeps its block in an entry of its own.
+    expect(new Set(entries.map((e) => e.key)).size).to.equal(4)
+    expect(entries.every((e) => e.key.startsWith("h/000000000004/"))).to.equal(true)
+    expectConsensusError(() => restoreConsensusRecords([{key: "k", value: encode(["lock", 1])}]), ConsensusErrorCode.UNREADABLE_RECORD)
   })
 
   it("round-trips equivocation evidence and refuses a pair that does not conflict", function () {
