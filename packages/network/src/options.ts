@@ -42,6 +42,8 @@ export interface NetworkOptions {
   /** Request/response limits. */
   requestTimeoutMs: number
   maxInboundStreamsPerProtocol: number
+  /** Of those, how many one peer may hold at once (so one member cannot deny status, sync or records to the others). */
+  maxInboundStreamsPerPeer: number
   maxBlocksPerRequest: number
   maxRecordBytes: number
 
@@ -71,6 +73,7 @@ export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
   maxValidationsWaiting: 4096,
   requestTimeoutMs: 10_000,
   maxInboundStreamsPerProtocol: 16,
+  maxInboundStreamsPerPeer: 4,
   maxBlocksPerRequest: 64,
   maxRecordBytes: 8 * 1024 * 1024,
   heartbeatMs: 700,

@@ -279,6 +279,53 @@ describe("NetworkHost", function () {
     expect((timeout as NetworkError).code, String(timeout)).to.equal(NetworkErrorCode.TIMEOUT)
   })
 
+  it("keeps request/response open to every member while one peer holds as many streams as it can", async () => {
+    const keys = [0, 1, 2].map(() => PrivateKey.generate())
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const greedyId = keys[1]!.peerId
+    let held = 0
+    const custodian = createNode({
+      key: keys[0]!,
+      members: keys,
+      chain,
+      recordHandler: async (request, from) => {
+        // The greedy member's requests never finish until the end of the test.
+        if (from === greedyId) {
+          held++
+          await gate
+        }
+        return request
+      },
+    })
+    nodes.push(custodian)
+    await custodian.host.start()
+    const greedy = createNode({key: keys[1]!, members: keys, chain, options: {bootstrap: [custodian.address()]}})
+    const other = createNode({key: keys[2]!, members: keys, chain, options: {bootstrap: [custodian.address()]}})
+    nodes.push(greedy, other)
+    await greedy.host.start()
+    await other.host.start()
+    await waitFor(() => greedy.host.connectedPeers().length === 1 && other.host.connectedPeers().length === 1, "both connected")
+
+    const limit = custodian.host.options.maxInboundStreamsPerProtocol
+    let refused = 0
+    const greedyRequests = Array.from({length: limit + 4}, (_, i) =>
+      greedy.host.requestRecord(custodian.host.peerId, utf8(`hold-${i}`)).catch(() => {
+        refused++
+      }),
+    )
+    await waitFor(() => held + refused === limit + 4, "every greedy request held or refused")
+
+    // Another member still gets its record and its status answered.
+    const answer = await other.host.requestRecord(custodian.host.peerId, utf8("mine"))
+    expect(new TextDecoder().decode(answer)).to.equal("mine")
+    const status = await other.host.requestStatus(custodian.host.peerId)
+    expect(status.finalizedHeight).to.equal(chain.height)
+    expect(held).to.be.lessThan(limit)
+    release()
+    await Promise.all(greedyRequests)
+  })
+
   it("refuses bad input with typed errors", async () => {
     const key = PrivateKey.generate()
     const node = createNode({key, members: [key], chain})

@@ -5,6 +5,7 @@ import {quorumSize, verifyCommit, type CommitCertificate} from "../block/commit.
 import {ConsensusError, ConsensusErrorCode} from "./errors.js"
 import {resolveConsensusOptions, roundTimeout, type ConsensusOptions} from "./options.js"
 import {
+  MAX_CONSENSUS_MESSAGE_BYTES,
   sameMessage,
   signerOf,
   signProposal,
@@ -70,12 +71,18 @@ export interface ConsensusStatus {
   isValidator: boolean
   /** Rounds of the current height whose votes are kept (bounded by MAX_TRACKED_ROUNDS). */
   trackedRounds: number
+  /** Bytes of messages buffered for later heights (bounded by FUTURE_BYTES_TOTAL). */
+  futureBytes: number
 }
 
 /** Heights ahead of ours whose messages are buffered (beyond this they are dropped). */
 export const FUTURE_HEIGHTS = 2
 /** Messages kept per signer for each buffered future height. */
 export const FUTURE_MESSAGES_PER_SIGNER = 8
+/** Bytes of future messages kept per signer, all heights together: one maximal proposal and its round's votes. */
+export const FUTURE_BYTES_PER_SIGNER = MAX_CONSENSUS_MESSAGE_BYTES + 64 * 1024
+/** Bytes of future messages kept in total: a few maximal proposals, whatever the number of signers. */
+export const FUTURE_BYTES_TOTAL = 4 * FUTURE_BYTES_PER_SIGNER
 /** Rounds ahead of ours that are tracked (further ones are dropped; the sender retransmits). */
 export const ROUNDS_AHEAD = 100
 /** Rounds of vote sets kept per height; older ones are pruned unless a lock refers to them. */
@@ -131,6 +138,9 @@ export class ConsensusMachine {
   private buildRequested = new Set<number>()
   private evidenceSeen = new Set<string>()
   private future = new Map<number, Map<string, ConsensusMessage[]>>()
+  /** Buffered bytes per signer (all future heights) and in total; both bounded. */
+  private futureBytesBySigner = new Map<string, number>()
+  private futureBytes = 0
   private decided: {block: Block; certificate: CommitCertificate} | null = null
   private restoredRecords: readonly ConsensusRecord[]
 
@@ -158,6 +168,7 @@ export class ConsensusMachine {
       validators: this.validators.length,
       isValidator: this.isValidator(),
       trackedRounds: this.votes.size,
+      futureBytes: this.futureBytes,
     }
   }
 
@@ -336,9 +347,9 @@ export class ConsensusMachine {
       this.schedule(out, "interval", 0, this.options.blockIntervalMs)
       if (this.options.emptyBlocks) this.startRound(0, out)
     }
-    for (const height of [...this.future.keys()]) if (height < this.height) this.future.delete(height)
+    for (const height of [...this.future.keys()]) if (height < this.height) this.dropFuture(height)
     const buffered = this.future.get(this.height)
-    this.future.delete(this.height)
+    this.dropFuture(this.height)
     if (buffered !== undefined) for (const list of buffered.values()) for (const message of list) this.receive(message, out)
     this.process(out)
   }
@@ -474,7 +485,8 @@ export class ConsensusMachine {
     }
     if (message.height > this.height) {
       this.buffer(message)
-      out.push({type: "request-sync", height: this.height, peerHeight: message.height, peer: signer})
+      // Only a member of the current set is evidence that the chain moved on; anyone can sign a message.
+      if (this.validatorIndex.has(toHex(signer))) out.push({type: "request-sync", height: this.height, peerHeight: message.height, peer: signer})
       return
     }
     const signerHex = toHex(signer)
@@ -514,8 +526,28 @@ export class ConsensusMachine {
     if (!bySigner.has(signer) && bySigner.size >= 4 * this.validators.length + 4) return
     const list = bySigner.get(signer) ?? []
     if (list.length >= FUTURE_MESSAGES_PER_SIGNER || list.some((m) => sameMessage(m, message))) return
+    // Bytes bound what a signer, or many throwaway signers together, can make this node hold.
+    const size = bufferedSize(message)
+    const signerBytes = this.futureBytesBySigner.get(signer) ?? 0
+    if (signerBytes + size > FUTURE_BYTES_PER_SIGNER || this.futureBytes + size > FUTURE_BYTES_TOTAL) return
     list.push(message)
     bySigner.set(signer, list)
+    this.futureBytesBySigner.set(signer, signerBytes + size)
+    this.futureBytes += size
+  }
+
+  /** Forgets the buffered messages of one height and gives their bytes back. */
+  private dropFuture(height: number): void {
+    const bySigner = this.future.get(height)
+    if (bySigner === undefined) return
+    this.future.delete(height)
+    for (const [signer, list] of bySigner) {
+      const size = list.reduce((sum, m) => sum + bufferedSize(m), 0)
+      const left = (this.futureBytesBySigner.get(signer) ?? 0) - size
+      if (left > 0) this.futureBytesBySigner.set(signer, left)
+      else this.futureBytesBySigner.delete(signer)
+      this.futureBytes -= size
+    }
   }
 
   private reportEquivocation(first: ConsensusMessage, second: ConsensusMessage, out: ConsensusAction[]): void {
@@ -726,6 +758,11 @@ export class ConsensusMachine {
   private schedule(out: ConsensusAction[], step: TimeoutStep, round: number, delayMs: number): void {
     out.push({type: "schedule-timeout", height: this.height, round, step, delayMs})
   }
+}
+
+/** What a buffered message costs in memory: its block (proposals) plus a fixed allowance for the envelope. */
+function bufferedSize(message: ConsensusMessage): number {
+  return (message.type === "proposal" ? message.block.serialize().length : 0) + 256
 }
 
 function voteKey(round: number, kind: VoteKind): string {

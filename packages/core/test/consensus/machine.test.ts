@@ -1,12 +1,15 @@
 import {expect} from "chai"
 import {toHex} from "../../src/encoding/bytes.js"
 import {verifyCommit, type CommitCertificate} from "../../src/block/commit.js"
-import type {Block} from "../../src/block/block.js"
-import type {PrivateKey} from "../../src/crypto/keys.js"
+import {Block} from "../../src/block/block.js"
+import {PrivateKey} from "../../src/crypto/keys.js"
 import {
   ConsensusError,
   ConsensusErrorCode,
   ConsensusMachine,
+  FUTURE_BYTES_PER_SIGNER,
+  FUTURE_BYTES_TOTAL,
+  FUTURE_MESSAGES_PER_SIGNER,
   MAX_TRACKED_ROUNDS,
   VoteKind,
   resolveConsensusOptions,
@@ -18,7 +21,7 @@ import {
   type ConsensusRecord,
   type Vote,
 } from "../../src/consensus/index.js"
-import {CHAIN, keys, makeBlock} from "./helpers.js"
+import {CHAIN, grantTx, keys, makeBlock} from "./helpers.js"
 
 const validators = keys(5)
 const four = validators.slice(0, 4)
@@ -318,6 +321,46 @@ describe("consensus/ConsensusMachine", function () {
     expect(ofType(after, "validate-block").map((a) => a.block.hashHex())).to.deep.equal([next.hashHex()])
     // A message for a finished height tells the host that peer is behind.
     expect(ofType(m.onMessage(vote(VoteKind.Prevote, 3, 1, 0, null)), "peer-behind")).to.have.length(1)
+  })
+
+  it("bounds the future buffer in bytes per signer and in total, and only the set's members trigger a sync", function () {
+    this.timeout(60_000)
+    const m = machine(four[0]!)
+    m.start()
+    // About 1 MiB of legal transactions, shared by every block below (salts make the blocks distinct).
+    const filler = keys(1).map((k) => Array.from({length: 440}, (_, i) => grantTx(k, i, 32, 32 * 64)))[0]!
+    const big = (height: number, proposer: PrivateKey, salt: number): Block => {
+      const b = makeBlock(height, 0, proposer, set4, salt)
+      return Block.create({...b.header}, filler)
+    }
+    // One validator sends eight distinct 1 MiB proposals for each buffered height.
+    let syncs = 0
+    for (const height of [2, 3]) {
+      for (let round = 1; round <= FUTURE_MESSAGES_PER_SIGNER; round++) {
+        const actions = m.onMessage(signProposal({chainId: CHAIN, height, round, validRound: -1, block: big(height, four[2]!, round)}, four[2]!))
+        syncs += ofType(actions, "request-sync").length
+      }
+    }
+    expect(syncs).to.be.greaterThan(0)
+    expect(m.status.futureBytes).to.be.within(1, FUTURE_BYTES_PER_SIGNER)
+    // Throwaway keys flood large proposals: they never ask for a sync and the total stays bounded.
+    for (let i = 0; i < 60; i++) {
+      const stranger = PrivateKey.generate()
+      const actions = m.onMessage(signProposal({chainId: CHAIN, height: 2 + (i % 2), round: 1, validRound: -1, block: big(2 + (i % 2), stranger, 100 + i)}, stranger))
+      expect(ofType(actions, "request-sync")).to.deep.equal([])
+    }
+    expect(m.status.futureBytes).to.be.within(FUTURE_BYTES_TOTAL - 2 * 1024 * 1024, FUTURE_BYTES_TOTAL)
+    // Finishing the height releases what was buffered for it.
+    const block = makeBlock(1, 0, four[1]!, set4)
+    const cert: CommitCertificate = {
+      height: 1,
+      round: 0,
+      blockHash: block.hash(),
+      signatures: [1, 2, 3].map((who) => vote(VoteKind.Precommit, who, 1, 0, block)).map((v) => ({validator: v.validator, signature: v.signature})),
+    }
+    const before = m.status.futureBytes
+    m.onFinalizedElsewhere(block, cert, set4)
+    expect(m.status.futureBytes).to.be.lessThan(before)
   })
 
   it("lets a node outside the validator set follow without ever signing", function () {

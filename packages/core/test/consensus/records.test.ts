@@ -5,7 +5,6 @@ import {bytesEqual, toHex, utf8} from "../../src/encoding/bytes.js"
 import {encode} from "../../src/encoding/index.js"
 import {Block, MAX_BLOCK_BYTES, validatorsHashOf} from "../../src/block/block.js"
 import {MAX_CHAIN_ID_LENGTH, Transaction} from "../../src/tx/transaction.js"
-import {Purpose, TxType} from "../../src/tx/types.js"
 import {ChainStore} from "../../src/store/chainStore.js"
 import {
   ConsensusError,
@@ -22,7 +21,7 @@ import {
   type Vote,
 } from "../../src/consensus/index.js"
 import {tempDir} from "../store/helpers.js"
-import {keys} from "./helpers.js"
+import {grantTx, keys} from "./helpers.js"
 
 const options = {blockIntervalMs: 1000, roundTimeoutMs: 1000}
 /** The longest legal chain id: every vote carries it, so a lock's prevote quorum is at its largest. */
@@ -45,23 +44,6 @@ function makeBlock(height: number, round: number, proposer: PrivateKey, validato
   )
 }
 
-/** A consent grant of valid size whose record ids total `chars` characters (each id 24..64 long). */
-function grant(key: PrivateKey, nonce: number, ids: number, chars: number): Transaction {
-  const recordIds = Array.from({length: ids}, (_, i) => {
-    const length = Math.floor(chars / ids) + (i < chars % ids ? 1 : 0)
-    return `${String(i).padStart(3, "0")}-${"r".repeat(length - 4)}`
-  })
-  return Transaction.sign(
-    {
-      chainId: CHAIN,
-      type: TxType.ConsentGrant,
-      nonce,
-      payload: {grantee: {kind: "hospital", hospital: "hosp-a"}, scope: {kind: "records", recordIds}, purposes: [Purpose.Treatment], expiresAt: 2_000_000_000_000},
-    },
-    key,
-  )
-}
-
 /**
  * A legal block within a few bytes of MAX_BLOCK_BYTES, made of consent grants of valid size, as a
  * byzantine proposer can build one (about 1,760 of them).
@@ -70,18 +52,18 @@ function maximalBlock(proposer: PrivateKey, validators: readonly Uint8Array[]): 
   const key = keys(1)[0]!
   const build = (txs: Transaction[]): Block => makeBlock(1, 0, proposer, validators, 99, txs)
   const txs: Transaction[] = []
-  const full = grant(key, 1000, 32, 32 * 64).serialize().length + 3
+  const full = grantTx(key, 1000, 32, 32 * 64, CHAIN).serialize().length + 3
   let size = build([]).serialize().length + 2
   while (size + full <= MAX_BLOCK_BYTES) {
-    txs.push(grant(key, txs.length, 32, 32 * 64))
+    txs.push(grantTx(key, txs.length, 32, 32 * 64, CHAIN))
     size += full
   }
   // One last grant sized to the bytes left: its size grows by one byte per record id character.
   for (let ids = 32; ids >= 1; ids--) {
-    const base = grant(key, txs.length, ids, ids * 24).serialize().length - ids * 24
+    const base = grantTx(key, txs.length, ids, ids * 24, CHAIN).serialize().length - ids * 24
     const left = MAX_BLOCK_BYTES - build(txs).serialize().length - 3 - base
     for (let chars = Math.min(left, ids * 64); chars >= ids * 24; chars--) {
-      const block = build([...txs, grant(key, txs.length, ids, chars)])
+      const block = build([...txs, grantTx(key, txs.length, ids, chars, CHAIN)])
       if (block.serialize().length <= MAX_BLOCK_BYTES) return block
     }
   }

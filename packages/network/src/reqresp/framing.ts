@@ -20,13 +20,16 @@ export interface ProtocolLimits {
   maxChunkBytes: number
   maxChunks: number
   timeoutMs: number
+  /** Concurrent inbound streams of this protocol, from all peers together. */
   maxInboundStreams: number
+  /** Concurrent inbound streams of this protocol from one peer: no member can take every slot. */
+  maxInboundStreamsPerPeer: number
 }
 
 /** Serves one request: yields the response chunks, throws to answer with an error. */
 export type RequestHandler = (request: Uint8Array, from: string, signal: AbortSignal) => AsyncIterable<Uint8Array>
 
-/** Registers `handler` for `protocol`, with a global cap on concurrent inbound streams. */
+/** Registers `handler` for `protocol`, with caps on concurrent inbound streams in total and per peer. */
 export async function serveProtocol(
   libp2p: Libp2p,
   protocol: string,
@@ -36,18 +39,23 @@ export async function serveProtocol(
   metrics: NetworkMetrics | undefined,
 ): Promise<void> {
   let active = 0
+  /** Streams in progress per peer (entries leave at zero, so the map holds at most maxInboundStreams peers). */
+  const byPeer = new Map<string, number>()
   await libp2p.handle(
     protocol,
     async (stream: Stream, connection: Connection) => {
-      if (active >= limits.maxInboundStreams) {
+      const from = connection.remotePeer.toString()
+      const mine = byPeer.get(from) ?? 0
+      if (active >= limits.maxInboundStreams || mine >= limits.maxInboundStreamsPerPeer) {
         metrics?.reqRespIn?.(protocol, "rate_limited")
-        stream.abort(new NetworkError(NetworkErrorCode.RATE_LIMITED, `too many concurrent ${protocol} requests`))
+        const why = mine >= limits.maxInboundStreamsPerPeer ? `too many concurrent ${protocol} requests from this peer` : `too many concurrent ${protocol} requests`
+        stream.abort(new NetworkError(NetworkErrorCode.RATE_LIMITED, why))
         return
       }
       active++
+      byPeer.set(from, mine + 1)
       const signal = AbortSignal.timeout(limits.timeoutMs)
       const lp = lpStream(stream, {maxDataLength: limits.maxRequestBytes, maxBufferSize: limits.maxRequestBytes + 16})
-      const from = connection.remotePeer.toString()
       try {
         const request = (await lp.read({signal})).subarray()
         try {
@@ -70,6 +78,9 @@ export async function serveProtocol(
         stream.abort(err instanceof Error ? err : new Error(String(err)))
       } finally {
         active--
+        const left = (byPeer.get(from) ?? 1) - 1
+        if (left === 0) byPeer.delete(from)
+        else byPeer.set(from, left)
       }
     },
     {maxInboundStreams: limits.maxInboundStreams, maxOutboundStreams: limits.maxInboundStreams},

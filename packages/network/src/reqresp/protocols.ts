@@ -18,7 +18,11 @@ const MAX_COMMIT_BYTES = 128 * 1024
 const MAX_RECORD_REQUEST_BYTES = 64 * 1024
 
 export function protocolLimits(name: ProtocolName, options: NetworkOptions): ProtocolLimits {
-  const common = {timeoutMs: options.requestTimeoutMs, maxInboundStreams: options.maxInboundStreamsPerProtocol}
+  const common = {
+    timeoutMs: options.requestTimeoutMs,
+    maxInboundStreams: options.maxInboundStreamsPerProtocol,
+    maxInboundStreamsPerPeer: options.maxInboundStreamsPerPeer,
+  }
   switch (name) {
     case "status":
       return {...common, maxRequestBytes: 256, maxChunkBytes: 256, maxChunks: 1}
