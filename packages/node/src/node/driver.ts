@@ -1,12 +1,13 @@
 import {
   Block,
   ConsensusMachine,
-  decodeConsensusRecord,
+  consensusRecordEntries,
+  consensusRecordPrefix,
   encodeConsensusFrame,
-  encodeConsensusRecord,
   executeBlock,
   peerIdOf,
   recordHeight,
+  restoreConsensusRecords,
   selectExecutable,
   toHex,
   validatorsHashOf,
@@ -16,7 +17,6 @@ import {
   type ConsensusAction,
   type ConsensusMessage,
   type ConsensusOptions,
-  type ConsensusRecord,
   type Evidence,
   type Mempool,
   type PrivateKey,
@@ -76,8 +76,6 @@ export interface ConsensusDriverDependencies {
 /** One queued input to the consensus machine: produces the actions to carry out. */
 type MachineInput = () => ConsensusAction[] | Promise<ConsensusAction[]>
 
-const RECORDS_PER_HEIGHT = 10_000
-
 /**
  * Drives the pure consensus machine: every consensus input and every block commit (from consensus
  * or from range sync) runs through one queue, so the machine's actions are carried out in order and
@@ -90,7 +88,6 @@ export class ConsensusDriver implements Startable {
   private queue: Promise<void> = Promise.resolve()
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly executions = new Map<string, BlockExecution>()
-  private recordSeq = 0
   private lastRound = 0
   private lastCommitAt = Date.now()
   private started = false
@@ -121,15 +118,8 @@ export class ConsensusDriver implements Startable {
     this.started = true
     const store = this.deps.store
     const height = store.head().height + 1
-    const records: ConsensusRecord[] = []
-    for (const {value} of await store.listConsensusRecords(recordPrefix(height), RECORDS_PER_HEIGHT)) {
-      try {
-        records.push(decodeConsensusRecord(value))
-      } catch (err) {
-        this.deps.logger.warn({err: (err as Error).message}, "skipping an unreadable consensus record")
-      }
-    }
-    this.recordSeq = records.length
+    // Throws (and so stops the node) on a record it cannot read: skipping one could make it sign twice.
+    const records = restoreConsensusRecords(await store.readConsensusRecords(consensusRecordPrefix(height)))
     this.machineRef = new ConsensusMachine(this.options.consensus, {
       snapshot: {chainId: this.options.chainId, height, validators: store.validators(), records},
       key: this.deps.key,
@@ -223,11 +213,9 @@ export class ConsensusDriver implements Startable {
           logger.debug({err: err.message}, "consensus message not published")
         })
         return
-      case "persist": {
-        const height = recordHeight(action.record)
-        await store.putConsensusRecord(`${recordPrefix(height)}${String(this.recordSeq++).padStart(8, "0")}`, encodeConsensusRecord(action.record))
+      case "persist":
+        await store.putConsensusRecords(consensusRecordEntries(action.record))
         return
-      }
       case "schedule-timeout": {
         const timeout: Timeout = {height: action.height, round: action.round, step: action.step}
         this.after(action.delayMs, () => {
@@ -333,8 +321,7 @@ export class ConsensusDriver implements Startable {
     await store.commitBlock(block, certificate, execution)
     this.executions.clear()
     this.lastCommitAt = Date.now()
-    await store.deleteConsensusRecords(recordPrefix(block.height)).catch(() => 0)
-    this.recordSeq = 0
+    await store.deleteConsensusRecords(consensusRecordPrefix(block.height)).catch(() => 0)
     await mempool.onBlockCommitted(block, store.state())
     metrics.blockFinalized(block.height, block.txs.length)
     metrics.mempoolTxs.set(mempool.size)
@@ -387,8 +374,4 @@ function describeAction(action: ConsensusAction): Record<string, unknown> {
     case "peer-behind":
       return {action: action.type, height: action.height, peer: toHex(action.peer).slice(0, 12)}
   }
-}
-
-function recordPrefix(height: number): string {
-  return `h/${String(height).padStart(12, "0")}/`
 }

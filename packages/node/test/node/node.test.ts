@@ -2,7 +2,7 @@ import {expect} from "chai"
 import {mkdtempSync, rmSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {ChainStore, PrivateKey, toHex} from "@careledger/core"
+import {ChainStore, ConsensusErrorCode, PrivateKey, consensusRecordPrefix, encode, toHex} from "@careledger/core"
 import {CareLedgerClient} from "@careledger/client"
 import {defaultConfig, type NodeConfig} from "../../src/config/index.js"
 import {buildGenesis, writeGenesisFile} from "../../src/genesis/index.js"
@@ -86,6 +86,31 @@ describe("node/node (in-process)", function () {
       () => true,
     )
     expect(refused).to.equal(true)
+  })
+
+  it("refuses to start, naming the record, when a consensus record of the next height cannot be read", async () => {
+    const config = singleValidatorConfig(dir)
+    node = new CareLedgerNode(config, {logger: silentLogger()})
+    await node.start()
+    await until("a finalized block", async () => (node!.store.head().height >= 1 ? true : undefined))
+    await node.stop()
+    node = undefined
+    const store = await ChainStore.open({dir: join(dir, "chain"), logger: silentLogger()})
+    const key = `${consensusRecordPrefix(store.head().height + 1)}precommit/00000000`
+    try {
+      await store.putConsensusRecord(key, encode(["vote", "damaged"]))
+    } finally {
+      await store.close()
+    }
+    node = new CareLedgerNode(config, {logger: silentLogger()})
+    let caught: unknown
+    try {
+      await node.start()
+    } catch (err) {
+      caught = err
+    }
+    expect((caught as {code?: string} | undefined)?.code).to.equal(ConsensusErrorCode.UNREADABLE_RECORD)
+    expect(String(caught)).to.include(key)
   })
 
   it("treats a second start and a second stop as no-ops", async () => {
