@@ -11,6 +11,8 @@ import {
   Transaction,
   TxType,
   bytesEqual,
+  decode,
+  encode,
   fromHex,
   isCareLedgerError,
   toHex,
@@ -64,13 +66,27 @@ export interface HealthServiceDeps {
   exchange?: RecordExchangeClient
   logger?: HealthLogger
   now?: () => number
+  /** Checks a SMART client assertion forwarded by another hospital's FHIR endpoint (see docs/fhir.md). */
+  verifyForwardedAssertion?: (jwt: string) => ReaderGrant
 }
+
+/** Who reads, why, and whether as break-glass: from a signed read request or a verified SMART assertion. */
+export interface ReaderGrant {
+  reader: Uint8Array
+  purpose: Purpose
+  breakGlass: boolean
+}
+
+/** Tag of the record-exchange request that carries a SMART client assertion instead of a read request. */
+const ASSERTION_READ_TAG = "smart-read/v1"
 
 type Submitted = {hash: string; final: boolean}
 
 const PURPOSES = new Set<string>(Object.values(Purpose))
 const ANCHOR_CATCH_UP_TRIES = 25
 const ANCHOR_CATCH_UP_MS = 200
+/** A forwarded SMART read: tag, assertion (at most 4 KiB), record id, version. */
+const MAX_EXCHANGE_REQUEST_BYTES = 8192
 
 function jsonDecision(kind: AccessDecisionKind): "release" | "deny" | "break-glass" {
   return kind
@@ -240,11 +256,11 @@ export class HealthService {
       const served = await this.serve(request, record, this.hospital)
       return {...served, source: "vault"}
     }
-    return this.fetchFromCustodian(request, record)
+    return this.fetchFromCustodian(encodeReadRequest(request), record)
   }
 
   /** Decides from finalized state, logs the access either way, and releases the latest version. */
-  private async serve(request: ReadRequest, record: LedgerRecord, via: string): Promise<Omit<RecordGetResult, "source">> {
+  private async serve(request: ReaderGrant, record: LedgerRecord, via: string, version = record.version): Promise<Omit<RecordGetResult, "source">> {
     const at = this.now()
     const decision = await this.deps.ledger.decideAccess({
       recordId: record.recordId,
@@ -273,13 +289,13 @@ export class HealthService {
     if (decision.decision === AccessDecisionKind.BreakGlass) {
       this.deps.logger?.warn({recordId: record.recordId, reader: toHex(request.reader), via}, "break-glass access released")
     }
-    const entry = await this.deps.vault.get(record.recordId, record.version)
+    const entry = await this.deps.vault.get(record.recordId, version)
     if (entry === undefined) {
-      throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `version ${record.version} of ${record.recordId} is not in this vault`, {recordId: record.recordId})
+      throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `version ${version} of ${record.recordId} is not in this vault`, {recordId: record.recordId})
     }
     return {
       recordId: record.recordId,
-      version: record.version,
+      version,
       resourceType: record.resourceType,
       resource: parseResourceBytes(entry.resource),
       salt: toHex(entry.salt),
@@ -290,14 +306,52 @@ export class HealthService {
     }
   }
 
-  private async fetchFromCustodian(request: ReadRequest, record: LedgerRecord): Promise<RecordGetResult> {
+  /**
+   * A read for the FHIR endpoint: the grant comes from a verified SMART token, whose client
+   * assertion (the reader's own signature) is what a custodian elsewhere checks.
+   */
+  async readAs(grant: ReaderGrant & {assertion: string}, recordId: string, version?: number): Promise<RecordGetResult> {
+    const record = await this.finalizedRecord(recordId)
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1 || version > record.version)) {
+      throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} has no version ${version}`, {recordId})
+    }
+    if (record.custodian === this.hospital) return {...(await this.serve(grant, record, this.hospital, version)), source: "vault"}
+    return this.fetchFromCustodian(encode([ASSERTION_READ_TAG, grant.assertion, recordId, version ?? 0]), record, version)
+  }
+
+  /** Record ids this node holds as custodian. */
+  async custodyRecordIds(): Promise<string[]> {
+    return this.deps.vault.recordIds()
+  }
+
+  /** The grant of a record-exchange request: a reader-signed read request, or a forwarded SMART assertion. */
+  private exchangeGrant(bytes: Uint8Array): {grant: ReaderGrant; recordId: string; version: number | undefined} {
+    let raw: unknown
+    try {
+      raw = decode(bytes, MAX_EXCHANGE_REQUEST_BYTES)
+    } catch {
+      raw = undefined
+    }
+    if (Array.isArray(raw) && raw.length === 4 && raw[0] === ASSERTION_READ_TAG) {
+      const [, jwt, recordId, version] = raw as [string, unknown, unknown, unknown]
+      if (this.deps.verifyForwardedAssertion === undefined || typeof jwt !== "string" || typeof recordId !== "string" || !Number.isSafeInteger(version)) {
+        throw new HealthError(HealthErrorCode.BAD_PARAMS, "malformed or unsupported forwarded SMART read")
+      }
+      return {grant: this.deps.verifyForwardedAssertion(jwt), recordId, version: (version as number) === 0 ? undefined : (version as number)}
+    }
+    const request = decodeReadRequest(bytes)
+    this.verifier.verifyRead(request)
+    return {grant: request, recordId: request.recordId, version: undefined}
+  }
+
+  private async fetchFromCustodian(requestBytes: Uint8Array, record: LedgerRecord, wantVersion?: number): Promise<RecordGetResult> {
     const exchange = this.deps.exchange
     if (exchange === undefined) {
       throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, `record ${record.recordId} is held by ${record.custodian} and this node has no record exchange`)
     }
     let bytes: Uint8Array
     try {
-      bytes = await exchange.request(record.custodian, encodeReadRequest(request))
+      bytes = await exchange.request(record.custodian, requestBytes)
     } catch (err) {
       throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, `custodian ${record.custodian} did not answer: ${(err as Error).message}`, {
         custodian: record.custodian,
@@ -316,6 +370,9 @@ export class HealthService {
     }
     let anchored = (await this.deps.ledger.getRecordVersions(record.recordId)).find((v) => v.version === response.version)
     // The custodian may be a block ahead with a new version; give this node's chain a moment to catch up.
+    if (wantVersion !== undefined && response.version !== wantVersion) {
+      throw new HealthError(HealthErrorCode.CONTENT_MISMATCH, `custodian ${record.custodian} answered version ${response.version}, not ${wantVersion}`)
+    }
     for (let i = 0; anchored === undefined && response.version > record.version && i < ANCHOR_CATCH_UP_TRIES; i++) {
       await new Promise((resolve) => setTimeout(resolve, ANCHOR_CATCH_UP_MS))
       anchored = (await this.deps.ledger.getRecordVersions(record.recordId)).find((v) => v.version === response.version)
@@ -360,11 +417,11 @@ export class HealthService {
     let response: ExchangeResponse
     try {
       if (fromHospital === undefined) throw new HealthError(HealthErrorCode.ACCESS_DENIED, "record exchange is only between member hospitals")
-      const request = decodeReadRequest(bytes)
-      this.verifier.verifyRead(request)
-      const record = await this.finalizedRecord(request.recordId)
+      const {grant, recordId, version} = this.exchangeGrant(bytes)
+      const record = await this.finalizedRecord(recordId)
       if (record.custodian !== this.hospital) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `${this.hospital} is not the custodian of ${record.recordId}`)
-      const served = await this.serve(request, record, fromHospital)
+      if (version !== undefined && version > record.version) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} has no version ${version}`)
+      const served = await this.serve(grant, record, fromHospital, version)
       const entry = await this.deps.vault.get(record.recordId, served.version)
       if (entry === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `${record.recordId} is not in this vault`)
       response = {ok: true, version: served.version, salt: entry.salt, resource: entry.resource, decision: served.decision, consentId: served.consentId}

@@ -1,0 +1,5 @@
+export * from "./errors.js"
+export * from "./options.js"
+export * from "./auth.js"
+export * from "./capability.js"
+export * from "./server.js"

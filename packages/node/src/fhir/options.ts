@@ -1,0 +1,29 @@
+export interface FhirServerOptions {
+  /** Bind address; loopback by default like the RPC. */
+  host: string
+  /** 0 picks a free port. */
+  port: number
+  /** Lifetime of issued access tokens in seconds (SMART recommends no more than 5 minutes). */
+  tokenLifetimeSeconds: number
+  /** Most live access tokens held; beyond it the oldest are dropped first. */
+  maxTokens: number
+  /** Largest request body; sized for a scanned PDF inside a DocumentReference (base64 adds a third). */
+  maxBodyBytes: number
+  /** Most entries in one search page (`_count` is clamped to it). */
+  maxPageSize: number
+  /** Default search page size. */
+  defaultPageSize: number
+  /** How long a write waits for its anchor to be final before answering 504. */
+  finalityTimeoutMs: number
+}
+
+export const defaultFhirServerOptions: FhirServerOptions = {
+  host: "127.0.0.1",
+  port: 8547,
+  tokenLifetimeSeconds: 300,
+  maxTokens: 10_000,
+  maxBodyBytes: 12 * 1024 * 1024,
+  maxPageSize: 100,
+  defaultPageSize: 20,
+  finalityTimeoutMs: 30_000,
+}

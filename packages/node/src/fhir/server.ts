@@ -1,0 +1,555 @@
+/**
+ * The FHIR R4 REST endpoint of a hospital node: CapabilityStatement, SMART Backend Services token
+ * endpoint, and read/vread/create/update/search over the health service's records, Consent and
+ * AuditEvent searches over finalized chain state. Every answer that is not a resource is an
+ * OperationOutcome with the HTTP status FHIR prescribes (OAuth errors at the token endpoint excepted).
+ */
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from "node:http"
+import type {AddressInfo} from "node:net"
+import {Role, Transaction, TxType, fromHex, isCareLedgerError, type IdentityRecord} from "@careledger/core"
+import {CLIENT_ASSERTION_TYPE, type FhirResource} from "@careledger/client"
+import type {HealthService} from "../health/service.js"
+import type {HealthLedger} from "../health/ledger.js"
+import {validateFhirResourceStrict} from "../health/fhir.js"
+import {accessEntryToFhir, consentToFhir} from "../health/export.js"
+import {FhirApiError, FhirApiErrorCode, operationOutcome} from "./errors.js"
+import {TokenStore, allows, grantable, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
+import {capabilityStatement, smartConfiguration} from "./capability.js"
+import {defaultFhirServerOptions, type FhirServerOptions} from "./options.js"
+
+/** Record types this endpoint stores and serves (the CapabilityStatement lists exactly these). */
+export const FHIR_RECORD_TYPES = [
+  "Patient",
+  "Observation",
+  "Condition",
+  "MedicationRequest",
+  "DiagnosticReport",
+  "DocumentReference",
+  "Immunization",
+  "AllergyIntolerance",
+  "Procedure",
+  "Encounter",
+] as const
+
+const FHIR_JSON = "application/fhir+json; charset=utf-8"
+const MAX_JTI_ENTRIES = 100_000
+
+export interface FhirLogger {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export interface FhirServerDeps {
+  health: HealthService
+  ledger: HealthLedger
+  /** The finalized enrolment of a key (role, hospital, revoked). */
+  identityOf(key: string): Promise<IdentityRecord | undefined>
+  /** Unix ms of the finalized block at `height`. */
+  blockTime(height: number): Promise<number | undefined>
+  logger?: FhirLogger
+  now?: () => number
+}
+
+interface Request {
+  method: string
+  path: string[]
+  query: URLSearchParams
+  headers: IncomingMessage["headers"]
+  body: Buffer
+  base: string
+}
+
+interface Reply {
+  status: number
+  body: unknown
+  headers?: Record<string, string>
+  contentType?: string
+}
+
+type Handler = (req: Request, match: string[]) => Promise<Reply>
+
+function fail(code: FhirApiErrorCode, status: number, issueType: string, message: string, expression: string[] = []): FhirApiError {
+  return new FhirApiError(code, message, status, issueType, {}, expression)
+}
+
+function resourceOf(body: Buffer): FhirResource {
+  let value: unknown
+  try {
+    value = JSON.parse(body.toString("utf8"))
+  } catch {
+    throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "structure", "the body is not JSON")
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "structure", "the body is not a FHIR resource")
+  return value as FhirResource
+}
+
+/** Maps health and chain errors to FHIR HTTP statuses and IssueType codes. */
+function apiError(err: unknown): FhirApiError | undefined {
+  if (err instanceof FhirApiError) return err
+  if (!isCareLedgerError(err)) return undefined
+  const code = err.code
+  const table: Record<string, [number, string]> = {
+    HEALTH_ERROR_ACCESS_DENIED: [403, "forbidden"],
+    HEALTH_ERROR_RECORD_NOT_FOUND: [404, "not-found"],
+    HEALTH_ERROR_RECORD_ERASED: [410, "deleted"],
+    HEALTH_ERROR_BAD_ANCHOR: [422, "business-rule"],
+    HEALTH_ERROR_CONTENT_MISMATCH: [502, "exception"],
+    HEALTH_ERROR_CUSTODIAN_UNAVAILABLE: [502, "transient"],
+    HEALTH_ERROR_NOT_FINAL: [504, "timeout"],
+    HEALTH_ERROR_BAD_PARAMS: [400, "invalid"],
+    HEALTH_ERROR_WRONG_TX_TYPE: [400, "invalid"],
+    HEALTH_ERROR_TX_REJECTED: [422, "business-rule"],
+    FHIR_ERROR_INVALID: [400, "invalid"],
+    FHIR_ERROR_UNSUPPORTED_TYPE: [400, "not-supported"],
+  }
+  const [status, issue] = table[code] ?? (code.startsWith("TX_ERROR") ? [422, "business-rule"] : code.startsWith("REQUEST_ERROR") ? [401, "security"] : [500, "exception"])
+  const expressions = Array.isArray(err.details.expressions) ? (err.details.expressions as string[]) : []
+  const apiCode = status === 403 ? FhirApiErrorCode.FORBIDDEN : status === 404 ? FhirApiErrorCode.NOT_FOUND : status === 410 ? FhirApiErrorCode.GONE : FhirApiErrorCode.BAD_REQUEST
+  return new FhirApiError(apiCode, err.message, status, issue, {cause: code, ...err.details}, expressions)
+}
+
+export class FhirServer {
+  private server: Server | null = null
+  private readonly options: FhirServerOptions
+  private readonly tokens: TokenStore
+  /** Assertion ids already exchanged for a token, until the assertion would have expired anyway. */
+  private readonly seenJti = new Map<string, number>()
+  private readonly now: () => number
+  private readonly routes: {method: string; pattern: RegExp; handler: Handler}[]
+  private baseUrl = ""
+
+  constructor(
+    options: Partial<FhirServerOptions>,
+    private readonly deps: FhirServerDeps,
+  ) {
+    this.options = {...defaultFhirServerOptions, ...options}
+    this.now = deps.now ?? Date.now
+    this.tokens = new TokenStore({maxTokens: this.options.maxTokens, lifetimeSeconds: this.options.tokenLifetimeSeconds})
+    const T = `(${FHIR_RECORD_TYPES.join("|")})`
+    const ID = "([A-Za-z0-9\\-.]{1,64})"
+    this.routes = [
+      {method: "GET", pattern: /^metadata$/, handler: async (req) => ({status: 200, body: capabilityStatement(req.base, FHIR_RECORD_TYPES, this.now())})},
+      {method: "GET", pattern: /^\.well-known\/smart-configuration$/, handler: async (req) => ({status: 200, body: smartConfiguration(req.base), contentType: "application/json"})},
+      {method: "POST", pattern: /^auth\/token$/, handler: (req) => this.token(req)},
+      {method: "GET", pattern: /^Consent$/, handler: (req) => this.searchConsent(req)},
+      {method: "GET", pattern: /^AuditEvent$/, handler: (req) => this.searchAudit(req)},
+      {method: "GET", pattern: new RegExp(`^Patient/${ID}/\\$everything$`), handler: (req, m) => this.everything(req, m[1]!)},
+      {method: "GET", pattern: new RegExp(`^${T}$`), handler: (req, m) => this.search(req, m[1]!)},
+      {method: "POST", pattern: new RegExp(`^${T}$`), handler: (req, m) => this.write(req, m[1]!, undefined)},
+      {method: "PUT", pattern: new RegExp(`^${T}/${ID}$`), handler: (req, m) => this.write(req, m[1]!, m[2]!)},
+      {method: "GET", pattern: new RegExp(`^${T}/${ID}$`), handler: (req, m) => this.read(req, m[1]!, m[2]!, undefined)},
+      {method: "GET", pattern: new RegExp(`^${T}/${ID}/_history/([1-9][0-9]{0,8})$`), handler: (req, m) => this.read(req, m[1]!, m[2]!, Number(m[3]))},
+    ]
+  }
+
+  get url(): string | null {
+    return this.server === null ? null : this.baseUrl
+  }
+
+  async start(): Promise<void> {
+    if (this.server !== null) return
+    const server = createServer((req, res) => void this.handle(req, res))
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject)
+      server.listen(this.options.port, this.options.host, () => resolve())
+    })
+    const address = server.address() as AddressInfo
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address
+    this.baseUrl = `http://${host}:${address.port}/fhir`
+    this.server = server
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server
+    if (server === null) return
+    this.server = null
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // HTTP plumbing
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let reply: Reply
+    try {
+      reply = await this.dispatch(req)
+    } catch (err) {
+      const e = apiError(err)
+      if (e === undefined) this.deps.logger?.error({err: (err as Error).message}, "FHIR request failed")
+      const status = e?.status ?? 500
+      const oauth = typeof e?.details.oauthError === "string" && req.url?.split("?")[0]?.endsWith("/auth/token") === true
+      reply = oauth
+        ? {status: e!.status === 401 ? 401 : 400, body: {error: e!.details.oauthError, error_description: e!.message}, contentType: "application/json"}
+        : {
+            status,
+            body: operationOutcome([{severity: "error", code: e?.issueType ?? "exception", diagnostics: e?.message ?? "internal error", expression: e?.expression}]),
+            ...(status === 401 ? {headers: {"WWW-Authenticate": 'Bearer realm="careledger"'}} : {}),
+          }
+    }
+    const body = Buffer.from(JSON.stringify(reply.body))
+    res.writeHead(reply.status, {
+      "Content-Type": reply.contentType ?? FHIR_JSON,
+      "Content-Length": body.length,
+      "Cache-Control": "no-store",
+      ...reply.headers,
+    })
+    res.end(body)
+  }
+
+  private async dispatch(req: IncomingMessage): Promise<Reply> {
+    const url = new URL(req.url ?? "/", "http://localhost")
+    if (url.searchParams.has("access_token")) {
+      throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "security", "tokens are accepted only in the Authorization header, never in the URL")
+    }
+    if (!url.pathname.startsWith("/fhir/") && url.pathname !== "/fhir") throw fail(FhirApiErrorCode.NOT_FOUND, 404, "not-found", "the FHIR base is /fhir")
+    const rest = url.pathname.slice("/fhir/".length).replace(/\/$/, "")
+    const method = req.method ?? "GET"
+    const route = this.routes.find((r) => r.method === method && r.pattern.test(rest))
+    if (route === undefined) {
+      const other = this.routes.some((r) => r.pattern.test(rest))
+      throw other
+        ? fail(FhirApiErrorCode.NOT_SUPPORTED, 405, "not-supported", `${method} is not supported on ${rest}`)
+        : fail(FhirApiErrorCode.NOT_FOUND, 404, "not-supported", `no FHIR interaction at ${rest} (see ${this.baseUrl}/metadata)`)
+    }
+    const body = method === "POST" || method === "PUT" ? await this.readBody(req) : Buffer.alloc(0)
+    return route.handler({method, path: rest.split("/"), query: url.searchParams, headers: req.headers, body, base: this.baseUrl}, route.pattern.exec(rest)!)
+  }
+
+  private async readBody(req: IncomingMessage): Promise<Buffer> {
+    const declared = Number(req.headers["content-length"] ?? "0")
+    if (declared > this.options.maxBodyBytes) {
+      req.resume()
+      throw fail(FhirApiErrorCode.TOO_LARGE, 413, "too-costly", `the body of ${declared} bytes exceeds ${this.options.maxBodyBytes}`)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length
+      if (size > this.options.maxBodyBytes) {
+        req.resume()
+        throw fail(FhirApiErrorCode.TOO_LARGE, 413, "too-costly", `the body exceeds ${this.options.maxBodyBytes} bytes`)
+      }
+      chunks.push(chunk as Buffer)
+    }
+    return Buffer.concat(chunks)
+  }
+
+  private authenticate(req: Request): AccessToken {
+    const header = req.headers.authorization
+    const m = typeof header === "string" ? /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(header) : null
+    if (m === null) throw fail(FhirApiErrorCode.UNAUTHENTICATED, 401, "login", "a Bearer access token from the token endpoint is required")
+    const token = this.tokens.lookup(m[1]!, this.now())
+    if (token === undefined) throw fail(FhirApiErrorCode.UNAUTHENTICATED, 401, "expired", "the access token is unknown or expired")
+    return token
+  }
+
+  private authorize(req: Request, type: string, access: Access): AccessToken {
+    const token = this.authenticate(req)
+    if (!allows(token, type, access)) {
+      throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", `the token's scopes (${token.scopeText}) do not allow ${access} of ${type}`)
+    }
+    return token
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // SMART token endpoint
+
+  private async token(req: Request): Promise<Reply> {
+    const type = String(req.headers["content-type"] ?? "")
+    if (!type.startsWith("application/x-www-form-urlencoded")) {
+      throw new FhirApiError(FhirApiErrorCode.BAD_REQUEST, "the token request is application/x-www-form-urlencoded", 400, "invalid", {oauthError: "invalid_request"})
+    }
+    const form = new URLSearchParams(req.body.toString("utf8"))
+    if (form.get("grant_type") !== "client_credentials") {
+      throw new FhirApiError(FhirApiErrorCode.BAD_REQUEST, "grant_type must be client_credentials", 400, "invalid", {oauthError: "unsupported_grant_type"})
+    }
+    if (form.get("client_assertion_type") !== CLIENT_ASSERTION_TYPE) {
+      throw new FhirApiError(FhirApiErrorCode.UNAUTHENTICATED, `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`, 401, "security", {oauthError: "invalid_client"})
+    }
+    const nowMs = this.now()
+    const assertion = verifyClientAssertion(form.get("client_assertion") ?? "", {audience: `${req.base}/auth/token`, nowMs})
+    for (const [jti, expiry] of this.seenJti) {
+      if (expiry > nowMs) break
+      this.seenJti.delete(jti)
+    }
+    const jtiKey = `${assertion.client}:${assertion.claims.jti}`
+    if (this.seenJti.has(jtiKey)) throw new FhirApiError(FhirApiErrorCode.UNAUTHENTICATED, "this client assertion (jti) was already used", 401, "security", {oauthError: "invalid_client"})
+    const identity = await this.deps.identityOf(assertion.client)
+    if (identity === undefined || identity.revoked) {
+      throw new FhirApiError(FhirApiErrorCode.UNAUTHENTICATED, "the client key is not enrolled on chain (or was revoked)", 401, "security", {oauthError: "invalid_client"})
+    }
+    const scopes: Scope[] = []
+    for (const text of (form.get("scope") ?? "").split(" ").filter((s) => s !== "")) {
+      const scope = parseScope(text)
+      const granted = scope === undefined ? undefined : grantable(identity.role, scope)
+      if (granted !== undefined) scopes.push(granted)
+    }
+    if (scopes.length === 0) {
+      throw new FhirApiError(FhirApiErrorCode.FORBIDDEN, `none of the requested scopes is allowed for a ${identity.role}`, 400, "forbidden", {oauthError: "invalid_scope"})
+    }
+    if (assertion.breakGlass && identity.role !== Role.Provider) {
+      throw new FhirApiError(FhirApiErrorCode.FORBIDDEN, "only providers may ask for break-glass (ETREAT)", 400, "forbidden", {oauthError: "invalid_scope"})
+    }
+    this.seenJti.set(jtiKey, assertion.claims.exp * 1000)
+    if (this.seenJti.size > MAX_JTI_ENTRIES) this.seenJti.delete(this.seenJti.keys().next().value as string)
+    const {token, value} = this.tokens.issue(
+      {client: assertion.client, role: identity.role, hospital: identity.hospital, scopes, purpose: assertion.purpose, breakGlass: assertion.breakGlass, assertion: assertion.jwt},
+      nowMs,
+    )
+    this.deps.logger?.info({client: assertion.client, role: identity.role, scope: value.scopeText, purpose: assertion.claims.purpose_of_use}, "FHIR access token issued")
+    return {
+      status: 200,
+      contentType: "application/json",
+      body: {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: this.options.tokenLifetimeSeconds,
+        scope: value.scopeText,
+        purpose_of_use: assertion.claims.purpose_of_use,
+        ...(identity.role === Role.Patient ? {patient: assertion.client} : {}),
+      },
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Records
+
+  /** The enrolled patient key a `Patient/<id>` reference names: the key itself or a local Patient record anchored for it. */
+  private async patientKeyOf(reference: string, where: string): Promise<string> {
+    const m = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(reference)
+    if (m === null) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `${JSON.stringify(reference)} is not a Patient reference`, [where])
+    const id = m[1]!
+    if (/^[0-9a-f]{64}$/.test(id)) {
+      const identity = await this.deps.identityOf(id)
+      if (identity?.role === Role.Patient) return id
+    }
+    const record = await this.deps.ledger.getRecord(id)
+    if (record !== undefined && record.resourceType === "Patient") return record.patient
+    throw fail(FhirApiErrorCode.UNPROCESSABLE, 422, "not-found", `Patient/${id} is neither an enrolled patient key nor a Patient anchored on chain`, [where])
+  }
+
+  private async write(req: Request, type: string, id: string | undefined): Promise<Reply> {
+    const token = this.authorize(req, type, "write")
+    const anchorHex = req.headers["x-careledger-anchor"]
+    const salt = req.headers["x-careledger-salt"]
+    if (typeof anchorHex !== "string" || typeof salt !== "string") {
+      throw fail(
+        FhirApiErrorCode.BAD_REQUEST,
+        400,
+        "required",
+        "a write carries the provider-signed record.anchor transaction (X-CareLedger-Anchor, hex) and its salt (X-CareLedger-Salt, hex); see docs/fhir.md",
+      )
+    }
+    const resource = resourceOf(req.body)
+    if (resource.resourceType !== type) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `the body is a ${String(resource.resourceType)}, the URL says ${type}`, [`${type}`])
+    const meta = resource.meta as {versionId?: unknown; lastUpdated?: unknown} | undefined
+    if (meta?.versionId !== undefined || meta?.lastUpdated !== undefined) {
+      throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", "meta.versionId and meta.lastUpdated are the server's; leave them out", [`${type}.meta`])
+    }
+    validateFhirResourceStrict(resource)
+    const bytes = fromHex(anchorHex)
+    let tx: Transaction
+    try {
+      tx = Transaction.decode(bytes ?? new Uint8Array())
+    } catch (err) {
+      throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `X-CareLedger-Anchor is not a transaction: ${(err as Error).message}`)
+    }
+    if (tx.type !== TxType.RecordAnchor) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `X-CareLedger-Anchor is a ${tx.type}, not a record.anchor`)
+    const anchor = (tx as Transaction<TxType.RecordAnchor>).payload
+    const signer = Buffer.from(tx.sender).toString("hex")
+    if (signer !== token.client) throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", "the anchor must be signed by the authenticated client's key")
+    if (resource.id !== anchor.recordId) {
+      throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `the resource id must be the anchored record id ${anchor.recordId}`, [`${type}.id`])
+    }
+    if (id !== undefined && id !== resource.id) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `the URL id ${id} is not the resource id`, [`${type}.id`])
+    if (id === undefined && anchor.version !== 1) throw fail(FhirApiErrorCode.CONFLICT, 409, "conflict", "create is version 1; use PUT for a new version")
+    const patient = Buffer.from(anchor.patient).toString("hex")
+    for (const element of ["subject", "patient"]) {
+      const ref = (resource as Record<string, {reference?: unknown} | undefined>)[element]?.reference
+      if (typeof ref === "string" && (await this.patientKeyOf(ref, `${type}.${element}`)) !== patient) {
+        throw fail(FhirApiErrorCode.UNPROCESSABLE, 422, "business-rule", `${type}.${element} names another patient than the anchor does`, [`${type}.${element}`])
+      }
+    }
+    const result = await this.deps.health.put({resource, salt, anchorTx: anchorHex, wait: true})
+    const served = await this.decorate(resource, result.recordId, result.version)
+    const location = `${req.base}/${type}/${result.recordId}/_history/${result.version}`
+    return {status: result.version === 1 ? 201 : 200, body: served, headers: {Location: location, ETag: `W/"${result.version}"`}}
+  }
+
+  /** Adds meta.versionId and meta.lastUpdated (the anchor's block time) to a served copy. */
+  private async decorate(resource: FhirResource, recordId: string, version: number): Promise<FhirResource> {
+    const anchored = (await this.deps.ledger.getRecordVersions(recordId)).find((v) => v.version === version)
+    const time = anchored === undefined ? undefined : await this.deps.blockTime(anchored.height)
+    const meta = {...(resource.meta as object | undefined), versionId: String(version), ...(time === undefined ? {} : {lastUpdated: new Date(time).toISOString()})}
+    return {...resource, meta}
+  }
+
+  private async read(req: Request, type: string, id: string, version: number | undefined): Promise<Reply> {
+    const token = this.authorize(req, type, "read")
+    const record = await this.deps.ledger.getRecord(id)
+    if (record === undefined || record.resourceType !== type) throw fail(FhirApiErrorCode.NOT_FOUND, 404, "not-found", `${type}/${id} is not known`)
+    if (token.role === Role.Patient && record.patient !== token.client) {
+      throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", "a patient token reads only its own records")
+    }
+    const result = await this.deps.health.readAs({reader: fromHex(token.client)!, purpose: token.purpose, breakGlass: token.breakGlass, assertion: token.assertion}, id, version)
+    const body = await this.decorate(result.resource, id, result.version)
+    return {status: 200, body, headers: {ETag: `W/"${result.version}"`, ...(result.decision === "break-glass" ? {"X-CareLedger-Break-Glass": "true"} : {})}}
+  }
+
+  private pageParams(req: Request): {count: number; offset: number} {
+    const countText = req.query.get("_count")
+    const offsetText = req.query.get("_offset")
+    const count = countText === null ? this.options.defaultPageSize : Number(countText)
+    const offset = offsetText === null ? 0 : Number(offsetText)
+    if (!Number.isSafeInteger(count) || count < 0) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", "_count must be a non-negative integer", ["_count"])
+    if (!Number.isSafeInteger(offset) || offset < 0) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", "_offset must be a non-negative integer", ["_offset"])
+    return {count: Math.min(count, this.options.maxPageSize), offset}
+  }
+
+  private checkParams(req: Request, allowed: string[]): void {
+    for (const key of req.query.keys()) {
+      if (!allowed.includes(key)) throw fail(FhirApiErrorCode.NOT_SUPPORTED, 400, "not-supported", `search parameter ${key} is not supported (supported: ${allowed.join(", ")})`, [key])
+    }
+  }
+
+  private bundle(req: Request, type: string, entries: FhirResource[], total: number | undefined, page: {count: number; offset: number}, more: boolean): Reply {
+    const link = (offset: number): string => {
+      const q = new URLSearchParams(req.query)
+      q.set("_count", String(page.count))
+      q.set("_offset", String(offset))
+      return `${req.base}/${req.path.join("/")}?${q.toString()}`
+    }
+    return {
+      status: 200,
+      body: {
+        resourceType: "Bundle",
+        type: "searchset",
+        ...(total === undefined ? {} : {total}),
+        link: [
+          {relation: "self", url: link(page.offset)},
+          ...(more ? [{relation: "next", url: link(page.offset + page.count)}] : []),
+          ...(page.offset > 0 ? [{relation: "previous", url: link(Math.max(0, page.offset - page.count))}] : []),
+        ],
+        entry: entries.map((resource) => ({
+          fullUrl: `${req.base}/${type === "*" ? resource.resourceType : type}/${String(resource.id)}`,
+          resource,
+          search: {mode: "match"},
+        })),
+      },
+    }
+  }
+
+  /** The patient a search names; a patient token may only name itself. */
+  private async searchPatient(req: Request, token: AccessToken, required: boolean): Promise<string | undefined> {
+    const refs = [req.query.get("patient"), req.query.get("subject")].filter((v): v is string => v !== null)
+    if (refs.length === 0) {
+      if (token.role === Role.Patient) return token.client
+      if (required) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "required", "this search needs a patient parameter", ["patient"])
+      return undefined
+    }
+    const ref = refs[0]!.includes("/") ? refs[0]! : `Patient/${refs[0]}`
+    const key = await this.patientKeyOf(ref, "patient")
+    if (token.role === Role.Patient && key !== token.client) throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", "a patient token searches only its own data")
+    return key
+  }
+
+  private lastUpdatedFilter(req: Request): (t: number) => boolean {
+    const tests: ((t: number) => boolean)[] = []
+    for (const value of req.query.getAll("_lastUpdated")) {
+      const m = /^(eq|ne|gt|lt|ge|le)?(.+)$/.exec(value)!
+      const prefix = m[1] ?? "eq"
+      const at = Date.parse(m[2]!)
+      if (Number.isNaN(at)) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `_lastUpdated ${JSON.stringify(value)} is not a date`, ["_lastUpdated"])
+      const cmp: Record<string, (t: number) => boolean> = {
+        eq: (t) => t === at,
+        ne: (t) => t !== at,
+        gt: (t) => t > at,
+        lt: (t) => t < at,
+        ge: (t) => t >= at,
+        le: (t) => t <= at,
+      }
+      tests.push(cmp[prefix]!)
+    }
+    return (t) => tests.every((test) => test(t))
+  }
+
+  /** Records held here (custody and cached copies) matching type/patient/_lastUpdated, in id order. */
+  private async matchingRecords(req: Request, type: string | undefined, patient: string | undefined): Promise<{recordId: string; type: string}[]> {
+    const filter = this.lastUpdatedFilter(req)
+    const found: {recordId: string; type: string}[] = []
+    for (const recordId of await this.deps.health.custodyRecordIds()) {
+      const record = await this.deps.ledger.getRecord(recordId)
+      if (record === undefined || record.erased) continue
+      if (type !== undefined && record.resourceType !== type) continue
+      if (patient !== undefined && record.patient !== patient) continue
+      if (req.query.has("_lastUpdated")) {
+        const latest = (await this.deps.ledger.getRecordVersions(recordId)).find((v) => v.version === record.version)
+        const time = latest === undefined ? undefined : await this.deps.blockTime(latest.height)
+        if (time === undefined || !filter(time)) continue
+      }
+      found.push({recordId, type: record.resourceType})
+    }
+    return found
+  }
+
+  /** Reads each match as the token's holder; what consent refuses is left out (and logged by the custodian). */
+  private async readAll(token: AccessToken, matches: {recordId: string; type: string}[]): Promise<FhirResource[]> {
+    const out: FhirResource[] = []
+    for (const {recordId} of matches) {
+      try {
+        const r = await this.deps.health.readAs({reader: fromHex(token.client)!, purpose: token.purpose, breakGlass: token.breakGlass, assertion: token.assertion}, recordId)
+        out.push(await this.decorate(r.resource, recordId, r.version))
+      } catch (err) {
+        if (isCareLedgerError(err) && (err.code === "HEALTH_ERROR_ACCESS_DENIED" || err.code === "HEALTH_ERROR_RECORD_ERASED")) continue
+        throw err
+      }
+    }
+    return out
+  }
+
+  private async search(req: Request, type: string): Promise<Reply> {
+    const token = this.authorize(req, type, "read")
+    this.checkParams(req, ["patient", "subject", "_lastUpdated", "_count", "_offset"])
+    const patient = await this.searchPatient(req, token, false)
+    const page = this.pageParams(req)
+    const matches = await this.matchingRecords(req, type, patient)
+    const slice = matches.slice(page.offset, page.offset + page.count)
+    return this.bundle(req, type, await this.readAll(token, slice), undefined, page, page.offset + page.count < matches.length)
+  }
+
+  private async everything(req: Request, id: string): Promise<Reply> {
+    const token = this.authorize(req, "Patient", "read")
+    this.checkParams(req, ["_count", "_offset"])
+    const key = await this.patientKeyOf(`Patient/${id}`, "id")
+    if (token.role !== Role.Patient || key !== token.client) {
+      throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", "$everything is for the authenticated patient's own data (a patient token)")
+    }
+    const page = this.pageParams(req)
+    const matches = await this.matchingRecords(req, undefined, key)
+    const slice = matches.slice(page.offset, page.offset + page.count)
+    return this.bundle(req, "*", await this.readAll(token, slice), matches.length, page, page.offset + page.count < matches.length)
+  }
+
+  private async searchConsent(req: Request): Promise<Reply> {
+    const token = this.authorize(req, "Consent", "read")
+    this.checkParams(req, ["patient", "_count", "_offset"])
+    const patient = (await this.searchPatient(req, token, true))!
+    const page = this.pageParams(req)
+    const now = this.now()
+    const all = await this.deps.ledger.listConsents({patient})
+    const entries = all.slice(page.offset, page.offset + page.count).map((c) => consentToFhir(c, now))
+    return this.bundle(req, "Consent", entries, all.length, page, page.offset + page.count < all.length)
+  }
+
+  private async searchAudit(req: Request): Promise<Reply> {
+    const token = this.authorize(req, "AuditEvent", "read")
+    this.checkParams(req, ["patient", "_count", "_offset"])
+    const patient = (await this.searchPatient(req, token, true))!
+    const page = this.pageParams(req)
+    const all = await this.deps.ledger.listAccessLog({patient})
+    const entries = all.slice(page.offset, page.offset + page.count).map((e) => accessEntryToFhir(e))
+    return this.bundle(req, "AuditEvent", entries, all.length, page, page.offset + page.count < all.length)
+  }
+}

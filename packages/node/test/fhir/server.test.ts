@@ -1,0 +1,237 @@
+import {expect} from "chai"
+import {mkdtemp, rm} from "node:fs/promises"
+import {tmpdir} from "node:os"
+import {join} from "node:path"
+import {Client} from "fhir-kit-client"
+import {Fhir} from "fhir"
+import {PrivateKey, Purpose, Role, fromHex, getIdentity, getNextNonce, toHex} from "@careledger/core"
+import {buildClientAssertion, buildConsentGrant, buildRecordAnchor, tokenRequestBody, type FhirResource, type PurposeOfUseCode} from "@careledger/client"
+import {HealthService} from "../../src/health/service.js"
+import {Vault} from "../../src/health/vault.js"
+import {FhirServer, forwardedAssertionVerifier} from "../../src/fhir/index.js"
+import {DirectExchange, LocalChain, makeGenesis} from "../health/harness.js"
+
+const independent = new Fhir()
+
+/** Every resource the node returns is also checked by an independent validator (the `fhir` package). */
+function checked(resource: FhirResource): FhirResource {
+  const result = independent.validate(resource) as {valid: boolean; messages: {severity: string; message: string; location?: string}[]}
+  const errors = result.messages.filter((m) => m.severity === "error")
+  expect(errors, JSON.stringify(errors)).to.deep.equal([])
+  return resource
+}
+
+async function failure(p: Promise<unknown>): Promise<{status: number; data: FhirResource}> {
+  try {
+    await p
+  } catch (err) {
+    const e = err as {response?: {status: number; data: unknown}}
+    if (e.response === undefined) throw err
+    const data = (typeof e.response.data === "string" ? JSON.parse(e.response.data) : e.response.data) as FhirResource
+    return {status: e.response.status, data}
+  }
+  throw new Error("expected the request to fail")
+}
+
+describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () {
+  this.timeout(60_000)
+
+  let dir: string
+  let chain: LocalChain
+  const keyA = PrivateKey.generate()
+  const keyB = PrivateKey.generate()
+  let services: HealthService[]
+  let servers: FhirServer[]
+  let providerA: PrivateKey
+  let providerB: PrivateKey
+  let patient: PrivateKey
+  let otherPatient: PrivateKey
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "careledger-fhir-"))
+    chain = new LocalChain(makeGenesis([{id: "hosp-a", key: keyA}, {id: "hosp-b", key: keyB}]))
+    const exchanges = [new DirectExchange("hosp-a"), new DirectExchange("hosp-b")]
+    services = [
+      ["hosp-a", keyA],
+      ["hosp-b", keyB],
+    ].map(([hospital, key], i) =>
+      new HealthService(
+        {hospital: hospital as string},
+        {ledger: chain.ledger(), vault: new Vault({datadir: join(dir, String(i))}), nodeKey: key as PrivateKey, exchange: exchanges[i], verifyForwardedAssertion: forwardedAssertionVerifier()},
+      ),
+    )
+    for (const ex of exchanges) {
+      ex.services.set("hosp-a", services[0]!)
+      ex.services.set("hosp-b", services[1]!)
+    }
+    for (const s of services) await s.start()
+    servers = services.map(
+      (health) =>
+        new FhirServer(
+          {port: 0},
+          {
+            health,
+            ledger: chain.ledger(),
+            identityOf: (key) => getIdentity(chain.state, key),
+            blockTime: async (height) => chain.blocks[height - 1]?.header.timestamp,
+          },
+        ),
+    )
+    for (const s of servers) await s.start()
+    providerA = await chain.enrol(keyA, Role.Provider)
+    patient = await chain.enrol(keyA, Role.Patient)
+    otherPatient = await chain.enrol(keyA, Role.Patient)
+    providerB = await chain.enrol(keyB, Role.Provider)
+  })
+
+  afterEach(async () => {
+    for (const s of servers) await s.stop()
+    for (const s of services) await s.stop()
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  async function token(server: FhirServer, key: PrivateKey, scope: string, purposeOfUse: PurposeOfUseCode = "TREAT"): Promise<string> {
+    const tokenUrl = `${server.url}/auth/token`
+    const res = await fetch(tokenUrl, {
+      method: "POST",
+      headers: {"content-type": "application/x-www-form-urlencoded"},
+      body: tokenRequestBody(buildClientAssertion(key, {tokenUrl, purposeOfUse}), scope),
+    })
+    const body = (await res.json()) as {access_token?: string; error?: string; error_description?: string}
+    if (res.status !== 200) throw new Error(`token ${res.status}: ${body.error} ${body.error_description}`)
+    return body.access_token!
+  }
+
+  function client(server: FhirServer, bearer: string): Client {
+    return new Client({baseUrl: server.url!, bearerToken: bearer})
+  }
+
+  /** What a provider's app sends: the resource, and the anchor it signed over the salted hash. */
+  async function anchorHeaders(provider: PrivateKey, resource: FhirResource, patientKey: PrivateKey, version = 1, previous?: string): Promise<Record<string, string>> {
+    const nonce = await getNextNonce(chain.state, provider.id)
+    const {tx, salt} = buildRecordAnchor(
+      {chainId: chain.genesis.chainId, nonce, recordId: resource.id as string, patient: patientKey.publicKey, custodian: "hosp-a", resource, version, previous: previous === undefined ? null : fromHex(previous)!},
+      provider,
+    )
+    return {"X-CareLedger-Anchor": toHex(tx.serialize()), "X-CareLedger-Salt": toHex(salt)}
+  }
+
+  async function grant(grantee: {kind: "person"; key: Uint8Array} | {kind: "hospital"; hospital: string}): Promise<void> {
+    const nonce = await getNextNonce(chain.state, patient.id)
+    await chain.submit(
+      buildConsentGrant(
+        {chainId: chain.genesis.chainId, nonce, grantee, scope: {kind: "resource-types", resourceTypes: ["Observation"]}, purposes: [Purpose.Treatment], expiresAt: Date.now() + 3_600_000},
+        patient,
+      ),
+    )
+  }
+
+  function observation(id: string, subject: string, value = 7.2): FhirResource {
+    return {
+      resourceType: "Observation",
+      id,
+      status: "final",
+      code: {coding: [{system: "http://loinc.org", code: "4548-4"}], text: "HbA1c"},
+      subject: {reference: subject},
+      effectiveDateTime: "2026-11-20T09:30:00Z",
+      valueQuantity: {value, unit: "%", system: "http://unitsofmeasure.org", code: "%"},
+    }
+  }
+
+  it("serves a valid CapabilityStatement and SMART configuration without a token", async () => {
+    const cs = (await new Client({baseUrl: servers[0]!.url!}).capabilityStatement()) as FhirResource
+    checked(cs)
+    expect(cs.fhirVersion).to.equal("4.0.1")
+    const smart = (await (await fetch(`${servers[0]!.url}/.well-known/smart-configuration`)).json()) as Record<string, unknown>
+    expect(smart.token_endpoint).to.equal(`${servers[0]!.url}/auth/token`)
+    expect(smart.token_endpoint_auth_signing_alg_values_supported).to.deep.equal(["EdDSA"])
+  })
+
+  it("refuses requests without a token, a token in the URL, and a forged or unenrolled client", async () => {
+    const anonymous = await failure(new Client({baseUrl: servers[0]!.url!}).read({resourceType: "Observation", id: "x"}))
+    expect(anonymous.status).to.equal(401)
+    expect(anonymous.data.resourceType).to.equal("OperationOutcome")
+    const inUrl = await fetch(`${servers[0]!.url}/Observation/x?access_token=abc`)
+    expect(inUrl.status).to.equal(400)
+    const stranger = PrivateKey.generate()
+    const err = await token(servers[0]!, stranger, "system/*.read").catch((e: Error) => e.message)
+    expect(err).to.match(/token 401: invalid_client .*not enrolled/)
+    // A patient cannot obtain system scopes.
+    const patientSystem = await token(servers[0]!, patient, "system/*.read").catch((e: Error) => e.message)
+    expect(patientSystem).to.match(/token 400: invalid_scope/)
+  })
+
+  it("create, read, vread, update, search, consent across hospitals, $everything, Consent and AuditEvent search", async () => {
+    const subject = `Patient/${patient.id}`
+    const writerA = client(servers[0]!, await token(servers[0]!, providerA, "system/*.read system/*.write"))
+    const obs = observation("obs-1", subject)
+    const created = checked((await writerA.create({resourceType: "Observation", body: obs, options: {headers: await anchorHeaders(providerA, obs, patient)}})) as FhirResource)
+    expect((created.meta as {versionId: string}).versionId).to.equal("1")
+
+    // Providers read with consent, also at the custodian: the patient consents to hospital A's staff.
+    await grant({kind: "hospital", hospital: "hosp-a"})
+    const read = checked((await writerA.read({resourceType: "Observation", id: "obs-1"})) as FhirResource)
+    expect((read.valueQuantity as {value: number}).value).to.equal(7.2)
+
+    // Version 2 through PUT; vread still returns version 1.
+    const v1Hash = (await chain.ledger().getRecordVersions("obs-1"))[0]!.contentHash
+    const obs2 = observation("obs-1", subject, 6.9)
+    const updated = checked((await writerA.update({resourceType: "Observation", id: "obs-1", body: obs2, options: {headers: await anchorHeaders(providerA, obs2, patient, 2, v1Hash)}})) as FhirResource)
+    expect((updated.meta as {versionId: string}).versionId).to.equal("2")
+    const old = checked((await writerA.vread({resourceType: "Observation", id: "obs-1", version: "1"})) as FhirResource)
+    expect((old.valueQuantity as {value: number}).value).to.equal(7.2)
+
+    // A resource about another patient than the anchor names is refused.
+    const wrong = observation("obs-2", `Patient/${otherPatient.id}`)
+    const refused = await failure(writerA.create({resourceType: "Observation", body: wrong, options: {headers: await anchorHeaders(providerA, wrong, patient)}}))
+    expect(refused.status).to.equal(422)
+    expect(JSON.stringify(refused.data)).to.contain("Observation.subject")
+
+    // Validation names the element.
+    const bogus = {...observation("obs-3", subject), status: "bogus"}
+    const invalid = await failure(writerA.create({resourceType: "Observation", body: bogus, options: {headers: await anchorHeaders(providerA, bogus, patient)}}))
+    expect(invalid.status).to.equal(400)
+    expect((invalid.data.issue as {expression: string[]}[])[0]!.expression).to.deep.equal(["Observation.status"])
+
+    // B's provider, through B's node, without consent: 403 OperationOutcome, and the refusal is on the patient's trail.
+    const readerB = client(servers[1]!, await token(servers[1]!, providerB, "system/*.read"))
+    const denied = await failure(readerB.read({resourceType: "Observation", id: "obs-1"}))
+    expect(denied.status).to.equal(403)
+    expect(denied.data.resourceType).to.equal("OperationOutcome")
+
+    // With consent, B reads through B's node: fetched from A with the reader's own assertion, hash checked.
+    await grant({kind: "person", key: providerB.publicKey})
+    const fetched = checked((await readerB.read({resourceType: "Observation", id: "obs-1"})) as FhirResource)
+    expect((fetched.valueQuantity as {value: number}).value).to.equal(6.9)
+    const fetchedV1 = checked((await readerB.vread({resourceType: "Observation", id: "obs-1", version: "1"})) as FhirResource)
+    expect((fetchedV1.meta as {versionId: string}).versionId).to.equal("1")
+
+    // Search by patient at the custodian, paged.
+    const obs4 = observation("obs-4", subject, 5.5)
+    await writerA.create({resourceType: "Observation", body: obs4, options: {headers: await anchorHeaders(providerA, obs4, patient)}})
+    const page1 = checked((await writerA.search({resourceType: "Observation", searchParams: {patient: patient.id, _count: 1}})) as FhirResource)
+    expect(page1.type).to.equal("searchset")
+    expect((page1.entry as unknown[]).length).to.equal(1)
+    const next = (page1.link as {relation: string; url: string}[]).find((l) => l.relation === "next")
+    expect(next).to.not.equal(undefined)
+    const page2 = checked((await writerA.nextPage({bundle: page1 as never})) as FhirResource)
+    expect((page2.entry as {resource: {id: string}}[]).map((e) => e.resource.id)).to.deep.equal(["obs-4"])
+    const none = checked((await writerA.search({resourceType: "Observation", searchParams: {patient: patient.id, _lastUpdated: "gt2999-01-01"}})) as FhirResource)
+    expect(none.entry ?? []).to.deep.equal([])
+    const unsupported = await failure(writerA.search({resourceType: "Observation", searchParams: {code: "x"}}))
+    expect(unsupported.status).to.equal(400)
+
+    // The patient: $everything, own Consent and AuditEvent (the refusal and the releases are there).
+    const self = client(servers[0]!, await token(servers[0]!, patient, "patient/*.read"))
+    const everything = checked((await self.operation({name: "$everything", resourceType: "Patient", id: patient.id, method: "GET"})) as FhirResource)
+    expect((everything.entry as {resource: {id: string}}[]).map((e) => e.resource.id).sort()).to.deep.equal(["obs-1", "obs-4"])
+    const consents = checked((await self.search({resourceType: "Consent", searchParams: {patient: patient.id}})) as FhirResource)
+    expect(consents.total).to.equal(2)
+    const audit = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id}})) as FhirResource)
+    const outcomes = (audit.entry as {resource: {outcome: string}}[]).map((e) => e.resource.outcome)
+    expect(outcomes).to.include("4")
+    expect(outcomes).to.include("0")
+    // Another patient's data is not for this token.
+    expect((await failure(self.search({resourceType: "AuditEvent", searchParams: {patient: otherPatient.id}}))).status).to.equal(403)
+  })
+})
