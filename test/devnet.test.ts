@@ -48,6 +48,16 @@ describe("careledger devnet (multi-process)", function () {
       const found = [...devnet.output().matchAll(/rpc (http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]!)
       return found.length === 4 ? found : undefined
     }, "four RPC URLs printed")
+    // Each node's FHIR base URL is printed beside its RPC URL and answers its CapabilityStatement.
+    const fhirUrls = [...devnet.output().matchAll(/fhir (http:\/\/127\.0\.0\.1:\d+\/fhir)/g)].map((m) => m[1]!)
+    expect(fhirUrls).to.have.length(4)
+    for (const url of fhirUrls) {
+      const statement = await eventually(async () => {
+        const res = await fetch(`${url}/metadata`).catch(() => undefined)
+        return res?.ok === true ? ((await res.json()) as {resourceType: string}) : undefined
+      }, `the FHIR endpoint at ${url}`)
+      expect(statement.resourceType).to.equal("CapabilityStatement")
+    }
     const client = new CareLedgerClient(urls[0]!)
     const height = await eventually(async () => {
       const head = await client.head()

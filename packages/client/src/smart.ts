@@ -6,6 +6,7 @@
  */
 import {randomBytes} from "node:crypto"
 import {toHex, type PrivateKey} from "@careledger/core"
+import {buildRecordAnchor, type FhirResource} from "./health.js"
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 /** Longest assertion lifetime a node accepts (SMART: no more than five minutes). */
@@ -55,4 +56,16 @@ export function tokenRequestBody(assertion: string, scope: string): string {
     client_assertion_type: CLIENT_ASSERTION_TYPE,
     client_assertion: assertion,
   }).toString()
+}
+
+/**
+ * The headers of a FHIR create/update: the provider-signed `record.anchor` over a fresh salted hash
+ * of exactly this resource, and the salt (hex). The body is the resource as given.
+ */
+export function fhirWriteHeaders(
+  args: {chainId: string; nonce: number; patient: Uint8Array; custodian: string; resource: FhirResource & {id: string}; version?: number; previous?: Uint8Array | null},
+  provider: PrivateKey,
+): {"X-CareLedger-Anchor": string; "X-CareLedger-Salt": string} {
+  const {tx, salt} = buildRecordAnchor({...args, recordId: args.resource.id}, provider)
+  return {"X-CareLedger-Anchor": toHex(tx.serialize()), "X-CareLedger-Salt": toHex(salt)}
 }

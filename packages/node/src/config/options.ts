@@ -27,6 +27,10 @@ export interface NodeConfig {
   metrics: boolean
   metricsHost: string
   metricsPort: number
+  /** Serve the FHIR R4 endpoint (docs/fhir.md). */
+  fhir: boolean
+  fhirHost: string
+  fhirPort: number
   /** Follow the chain without voting even when this node's key is a validator. */
   observer: boolean
   logLevel: LogLevel
@@ -60,6 +64,9 @@ export function defaultConfig(dataDir: string): NodeConfig {
     metrics: true,
     metricsHost: "127.0.0.1",
     metricsPort: 9464,
+    fhir: true,
+    fhirHost: "127.0.0.1",
+    fhirPort: 8547,
     observer: false,
     logLevel: "info",
     logFormat: "auto",

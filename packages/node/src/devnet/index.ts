@@ -21,8 +21,10 @@ export interface DevnetNodeSpec {
   p2pPort: number
   rpcPort: number
   metricsPort: number
+  fhirPort: number
   rpcUrl: string
   metricsUrl: string
+  fhirUrl: string
   multiaddr: string
 }
 
@@ -68,14 +70,14 @@ function portFree(port: number): Promise<boolean> {
   })
 }
 
-/** The ports a node used last time (from its config.json), when all three are still free. */
-async function previousPorts(dataDir: string): Promise<[number, number, number] | undefined> {
+/** The ports a node used last time (from its config.json), when all four are still free. */
+async function previousPorts(dataDir: string): Promise<[number, number, number, number] | undefined> {
   const path = join(dataDir, CONFIG_FILE)
   if (!existsSync(path)) return undefined
   try {
-    const config = JSON.parse(readFileSync(path, "utf8")) as {listen?: string[]; rpcPort?: unknown; metricsPort?: unknown}
+    const config = JSON.parse(readFileSync(path, "utf8")) as {listen?: string[]; rpcPort?: unknown; metricsPort?: unknown; fhirPort?: unknown}
     const p2p = Number(/\/tcp\/(\d+)/.exec(config.listen?.[0] ?? "")?.[1])
-    const ports = [p2p, Number(config.rpcPort), Number(config.metricsPort)] as [number, number, number]
+    const ports = [p2p, Number(config.rpcPort), Number(config.metricsPort), Number(config.fhirPort)] as [number, number, number, number]
     if (!ports.every((port) => Number.isInteger(port) && port > 0 && port < 65536)) return undefined
     for (const port of ports) if (!(await portFree(port))) return undefined
     return ports
@@ -115,10 +117,10 @@ export async function prepareDevnet(dir: string, options: PrepareOptions): Promi
   const nodes: DevnetNodeSpec[] = []
   for (const [i, {dataDir, key}] of keys.entries()) {
     const member = genesis.hospitals.find((h) => h.key === key.id)
-    const taken = new Set(nodes.flatMap((n) => [n.p2pPort, n.rpcPort, n.metricsPort]))
+    const taken = new Set(nodes.flatMap((n) => [n.p2pPort, n.rpcPort, n.metricsPort, n.fhirPort]))
     const previous = await previousPorts(dataDir)
-    const [p2pPort, rpcPort, metricsPort] =
-      previous !== undefined && !previous.some((port) => taken.has(port)) ? previous : [await freePort(), await freePort(), await freePort()]
+    const [p2pPort, rpcPort, metricsPort, fhirPort] =
+      previous !== undefined && !previous.some((port) => taken.has(port)) ? previous : [await freePort(), await freePort(), await freePort(), await freePort()]
     nodes.push({
       index: i,
       hospital: member?.id ?? `node-${i}`,
@@ -131,6 +133,8 @@ export async function prepareDevnet(dir: string, options: PrepareOptions): Promi
       metricsPort,
       rpcUrl: `http://127.0.0.1:${rpcPort}`,
       metricsUrl: `http://127.0.0.1:${metricsPort}`,
+      fhirPort,
+      fhirUrl: `http://127.0.0.1:${fhirPort}/fhir`,
       multiaddr: `/ip4/127.0.0.1/tcp/${p2pPort}/p2p/${key.peerId}`,
     })
   }
@@ -143,6 +147,8 @@ export async function prepareDevnet(dir: string, options: PrepareOptions): Promi
       rpcPort: node.rpcPort,
       metricsHost: "127.0.0.1",
       metricsPort: node.metricsPort,
+      fhirHost: "127.0.0.1",
+      fhirPort: node.fhirPort,
       logFormat: "json",
     }
     writeFileSync(join(node.dataDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`)

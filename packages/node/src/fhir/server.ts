@@ -49,6 +49,8 @@ export interface FhirServerDeps {
   blockTime(height: number): Promise<number | undefined>
   logger?: FhirLogger
   now?: () => number
+  /** Resolves once the health service's vault is open (requests wait for it). */
+  ready?: () => Promise<void>
 }
 
 interface Request {
@@ -214,6 +216,7 @@ export class FhirServer {
         : fail(FhirApiErrorCode.NOT_FOUND, 404, "not-supported", `no FHIR interaction at ${rest} (see ${this.baseUrl}/metadata)`)
     }
     const body = method === "POST" || method === "PUT" ? await this.readBody(req) : Buffer.alloc(0)
+    await this.deps.ready?.()
     return route.handler({method, path: rest.split("/"), query: url.searchParams, headers: req.headers, body, base: this.baseUrl}, route.pattern.exec(rest)!)
   }
 
@@ -441,6 +444,11 @@ export class FhirServer {
     }
   }
 
+  /** A patient's consents and audit trail are for the patient (auditors use the RPC's admin audit_trail). */
+  private patientOnly(token: AccessToken, type: string): void {
+    if (token.role !== Role.Patient) throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", `${type} search is for the patient's own token (patient/${type}.read)`)
+  }
+
   /** The patient a search names; a patient token may only name itself. */
   private async searchPatient(req: Request, token: AccessToken, required: boolean): Promise<string | undefined> {
     const refs = [req.query.get("patient"), req.query.get("subject")].filter((v): v is string => v !== null)
@@ -534,6 +542,7 @@ export class FhirServer {
 
   private async searchConsent(req: Request): Promise<Reply> {
     const token = this.authorize(req, "Consent", "read")
+    this.patientOnly(token, "Consent")
     this.checkParams(req, ["patient", "_count", "_offset"])
     const patient = (await this.searchPatient(req, token, true))!
     const page = this.pageParams(req)
@@ -545,6 +554,7 @@ export class FhirServer {
 
   private async searchAudit(req: Request): Promise<Reply> {
     const token = this.authorize(req, "AuditEvent", "read")
+    this.patientOnly(token, "AuditEvent")
     this.checkParams(req, ["patient", "_count", "_offset"])
     const patient = (await this.searchPatient(req, token, true))!
     const page = this.pageParams(req)

@@ -3,7 +3,7 @@
  * ledger over the node's store and mempool, record exchange over the node's libp2p host, erasures
  * observed from the finalized feed, and the record_/consent_/audit_/trial_ RPC namespaces.
  */
-import {fromHex, peerIdOf, type Block, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
+import {fromHex, getIdentity, peerIdOf, type Block, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
 import type {SubscriptionTopic} from "@careledger/client"
 import type {RpcMethod, RpcNamespace} from "../rpc/method.js"
 import {recordNamespace} from "../rpc/record.js"
@@ -14,6 +14,8 @@ import {HealthService, type HealthLogger} from "./service.js"
 import {StateLedger, type RecordExchangeClient} from "./ledger.js"
 import {Vault} from "./vault.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
+import {forwardedAssertionVerifier} from "../fhir/auth.js"
+import type {FhirServerDeps} from "../fhir/server.js"
 
 /** What the health part uses of the node (CareLedgerNode has all of it). */
 export interface HealthHost {
@@ -41,6 +43,8 @@ export interface HealthPartOptions {
 
 export class HealthPart {
   private service: HealthService | undefined
+  private ledger: StateLedger | undefined
+  private host: HealthHost | undefined
   private ready: Promise<void> | undefined
   private unsubscribe: (() => void) | undefined
   /** Finalized blocks are handled one at a time, in height order. */
@@ -78,9 +82,18 @@ export class HealthPart {
     }
     const service = new HealthService(
       {hospital: hospitalOf(host.key.id) ?? "", requestFreshnessMs: this.options.requestFreshnessMs, finalityTimeoutMs: this.options.finalityTimeoutMs},
-      {ledger, vault: new Vault({datadir: this.options.dataDir}, {logger: this.deps.logger}), nodeKey: host.key, exchange, logger: this.deps.logger},
+      {
+        ledger,
+        vault: new Vault({datadir: this.options.dataDir}, {logger: this.deps.logger}),
+        nodeKey: host.key,
+        exchange,
+        logger: this.deps.logger,
+        verifyForwardedAssertion: forwardedAssertionVerifier(),
+      },
     )
     this.service = service
+    this.ledger = ledger
+    this.host = host
     this.ready = service.start()
     this.ready.catch((err: Error) => this.deps.logger?.error({err: err.message}, "health service failed to start"))
     this.lastHandled = host.store.head().height
@@ -155,6 +168,21 @@ export class HealthPart {
       return key !== undefined && peerIdOf(key) === from
     })?.id
     return service.handleExchange(request, hospital)
+  }
+
+  /** What the FHIR endpoint needs of the attached service and chain (after attach). */
+  fhirDeps(): Omit<FhirServerDeps, "logger"> {
+    const service = this.service
+    const ledger = this.ledger
+    const host = this.host
+    if (service === undefined || ledger === undefined || host === undefined) throw new Error("the health part is not attached")
+    return {
+      health: service,
+      ledger,
+      identityOf: (key) => getIdentity(host.store.state(), key),
+      blockTime: async (height) => (await host.store.getBlock(height))?.header.timestamp,
+      ready: () => this.ready ?? Promise.resolve(),
+    }
   }
 
   get healthService(): HealthService | undefined {

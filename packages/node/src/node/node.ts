@@ -29,6 +29,7 @@ import {
 import {NetworkHost, RangeSync, bootstrapAddress} from "@careledger/network"
 import {NodeConfigError, NodeConfigErrorCode, type NodeConfig} from "../config/index.js"
 import {HealthPart} from "../health/part.js"
+import {FhirServer} from "../fhir/server.js"
 import {loadOrCreateNodeKey} from "../keystore/index.js"
 import {moduleLogger, type Logger} from "../logger/index.js"
 import {MetricsServer, NodeMetrics, StatusLog, defaultStatusLogOptions} from "../metrics/index.js"
@@ -76,6 +77,7 @@ export class CareLedgerNode implements Startable {
   private intakeRef: TxIntake | null = null
   private rpc: RpcServer | null = null
   private metricsServer: MetricsServer | null = null
+  private fhir: FhirServer | null = null
   private readonly abort = new AbortController()
   /** The parts started so far, in start order; stop() walks it backwards. */
   private readonly running: {name: string; part: Startable}[] = []
@@ -98,6 +100,12 @@ export class CareLedgerNode implements Startable {
       )
     }
     if (config.rpcTokens !== null) TokenStore.fromFile(config.rpcTokens)
+    if (config.fhir && !isLoopback(config.fhirHost)) {
+      throw new NodeConfigError(
+        NodeConfigErrorCode.BAD_VALUE,
+        `FHIR host ${config.fhirHost} is not loopback: the FHIR endpoint has no TLS of its own, so it binds to loopback only (put a TLS proxy in front)`,
+      )
+    }
     this.metrics = new NodeMetrics()
     this.health = new HealthPart({dataDir: config.dataDir}, {logger: moduleLogger(deps.logger, "health")})
   }
@@ -140,6 +148,11 @@ export class CareLedgerNode implements Startable {
 
   get metricsUrl(): string | null {
     return this.metricsServer?.url ?? null
+  }
+
+  /** The FHIR base URL (ends in /fhir), or null when the endpoint is off or not started. */
+  get fhirUrl(): string | null {
+    return this.fhir?.url ?? null
   }
 
   /** The hospitals known to state (refreshed after each block). */
@@ -316,6 +329,10 @@ export class CareLedgerNode implements Startable {
       {methods: joinNamespaces(...coreNamespaces(this), ...healthNamespaces), logger: moduleLogger(log, "rpc"), feed: this.feed, observer: this.metrics},
     )
     await this.startPart("rpc", this.rpc)
+    if (this.config.fhir) {
+      this.fhir = new FhirServer({host: this.config.fhirHost, port: this.config.fhirPort}, {...this.health.fhirDeps(), logger: moduleLogger(log, "fhir")})
+      await this.startPart("fhir", this.fhir)
+    }
     if (this.config.metrics) {
       this.metricsServer = new MetricsServer(
         {host: this.config.metricsHost, port: this.config.metricsPort},
@@ -333,7 +350,7 @@ export class CareLedgerNode implements Startable {
       source: {peers: () => this.network.connectedPeers().length, mempoolTxs: () => this.mempool.size, round: () => driver.round},
     })
     await this.startPart("status log", statusLog)
-    this.nodeLog.info({rpc: this.rpcUrl, metrics: this.metricsUrl, listen: this.network.addresses(), validator: this.isValidator}, "node started")
+    this.nodeLog.info({rpc: this.rpcUrl, metrics: this.metricsUrl, fhir: this.fhirUrl, listen: this.network.addresses(), validator: this.isValidator}, "node started")
   }
 
   /** Stops the started parts in reverse order; safe to call twice, and after a failed start. */

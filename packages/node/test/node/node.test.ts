@@ -24,6 +24,7 @@ function singleValidatorConfig(dir: string): NodeConfig {
     listen: ["/ip4/127.0.0.1/tcp/0"],
     rpcPort: 0,
     metricsPort: 0,
+    fhirPort: 0,
     logLevel: "silent",
   }
 }
@@ -57,6 +58,7 @@ describe("node/node (in-process)", function () {
     await node.start()
     expect(node.isValidator).to.equal(true)
     expect(node.rpcUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+/)
+    expect(((await (await fetch(`${node.fhirUrl}/metadata`)).json()) as {resourceType: string}).resourceType).to.equal("CapabilityStatement")
     const client = new CareLedgerClient({url: node.rpcUrl!})
 
     const head = await until("three finalized blocks", async () => {

@@ -69,7 +69,7 @@ export async function devnetCommand(args: string[], io: CliIo): Promise<number> 
     return 1
   }
   for (const {spec} of running) {
-    io.out(`  ${spec.hospital.padEnd(8)} rpc ${spec.rpcUrl}  metrics ${spec.metricsUrl}/metrics  log ${join(spec.dataDir, "node.log")}`)
+    io.out(`  ${spec.hospital.padEnd(8)} rpc ${spec.rpcUrl}  metrics ${spec.metricsUrl}/metrics  fhir ${spec.fhirUrl}  log ${join(spec.dataDir, "node.log")}`)
   }
   io.out(`try: npx careledger rpc chain_head --url ${running[0]!.spec.rpcUrl}`)
   io.out("Ctrl-C stops every node.")
