@@ -39,7 +39,7 @@ interface SocketSession {
   subscriptions: Map<string, () => void>
 }
 
-/** Bodies past this many times the limit are not even drained: the connection is cut. */
+/** Oversize bodies are read and discarded up to this many times the limit; past it the connection is cut. */
 const DRAIN_FACTOR = 8
 
 /**
@@ -144,19 +144,18 @@ export class RpcServer {
   private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const address = req.socket.remoteAddress ?? "unknown"
     if (req.method !== "POST") {
-      req.resume()
-      send(res, 405, errorResponse(null, new RpcServerError(RpcErrorCode.INVALID_REQUEST, "JSON-RPC requests are POSTed")))
+      this.refuse(req, res, 405, new RpcServerError(RpcErrorCode.INVALID_REQUEST, "JSON-RPC requests are POSTed"))
       return
     }
     const auth = this.authenticate(address, req.headers.authorization)
     if ("error" in auth) {
-      req.resume()
       this.deps.observer?.request("(auth)", "error")
-      send(res, auth.status, errorResponse(null, auth.error))
+      this.refuse(req, res, auth.status, auth.error)
       return
     }
-    const body = await readBody(req, this.options.maxBodyBytes)
-    if (body === "too-large") {
+    const body = await readBody(req, this.options.maxBodyBytes, this.options.maxBodyBytes * DRAIN_FACTOR)
+    if (body.kind === "aborted") return
+    if (body.kind === "too-large") {
       this.deps.observer?.request("(oversize)", "error")
       const error = new RpcServerError(RpcErrorCode.REQUEST_TOO_LARGE, `request body exceeds ${this.options.maxBodyBytes} bytes`, {
         limit: this.options.maxBodyBytes,
@@ -164,13 +163,22 @@ export class RpcServer {
       send(res, 413, errorResponse(null, error), true)
       return
     }
-    if (body === "aborted") return
-    const reply = await this.handleText(body, {permission: auth.permission, clientAddress: address}, null)
+    const reply = await this.handleText(body.text, {permission: auth.permission, clientAddress: address}, null)
     if (reply === undefined) {
       res.writeHead(204).end()
       return
     }
     send(res, 200, reply)
+  }
+
+  /**
+   * Answers a request refused before its body is read. The body is read and discarded first (up to
+   * a bound), so a client still sending gets the answer instead of a reset connection.
+   */
+  private refuse(req: IncomingMessage, res: ServerResponse, status: number, error: RpcServerError): void {
+    void readBody(req, 0, this.options.maxBodyBytes * DRAIN_FACTOR).then((body) => {
+      if (body.kind !== "aborted") send(res, status, errorResponse(null, error), true)
+    })
   }
 
   private onUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -314,29 +322,36 @@ function send(res: ServerResponse, status: number, payload: unknown, close = fal
   res.writeHead(status, headers).end(body)
 }
 
+type BodyRead = {kind: "body"; text: string} | {kind: "too-large"} | {kind: "aborted"}
+
 /**
- * Reads a body up to `limit` bytes. A declared or actual excess answers "too-large" at once; the
- * rest is drained (so the client reads the 413) and past a multiple of the limit the socket is cut.
+ * Reads a body of at most `limit` bytes. A larger one is read to its end and discarded, so the
+ * client has finished sending when it gets the 413 and the close cannot reset its connection (a
+ * reset discards an unread answer on the client's side). Past `drainLimit` (declared or sent) the
+ * answer comes at once and the connection closes: such a client may see a reset instead.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<string | "too-large" | "aborted"> {
+function readBody(req: IncomingMessage, limit: number, drainLimit: number): Promise<BodyRead> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
     let settled = false
-    const settle = (value: string | "too-large" | "aborted"): void => {
+    const settle = (value: BodyRead): void => {
       if (settled) return
       settled = true
       resolve(value)
     }
-    if (Number(req.headers["content-length"] ?? "0") > limit) settle("too-large")
+    if (Number(req.headers["content-length"] ?? "0") > drainLimit) {
+      settle({kind: "too-large"})
+      return
+    }
     req.on("data", (chunk: Buffer) => {
       size += chunk.length
-      if (size <= limit && !settled) chunks.push(chunk)
-      else settle("too-large")
-      if (size > limit * DRAIN_FACTOR) req.socket.destroy()
+      if (size <= limit) chunks.push(chunk)
+      else if (size > drainLimit) settle({kind: "too-large"})
+      else chunks.length = 0
     })
-    req.on("end", () => settle(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", () => settle("aborted"))
-    req.on("close", () => settle("aborted"))
+    req.on("end", () => settle(size > limit ? {kind: "too-large"} : {kind: "body", text: Buffer.concat(chunks).toString("utf8")}))
+    req.on("error", () => settle({kind: "aborted"}))
+    req.on("close", () => settle({kind: "aborted"}))
   })
 }

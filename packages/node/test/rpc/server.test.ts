@@ -2,6 +2,7 @@ import {expect} from "chai"
 import {mkdtempSync, rmSync, writeFileSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
+import {connect} from "node:net"
 import {WebSocket} from "ws"
 import {TxError, TxErrorCode} from "@careledger/core"
 import {CareLedgerClient, RpcError, RpcErrorCodes} from "@careledger/client"
@@ -49,6 +50,31 @@ async function post(url: string, body: string, headers: Record<string, string> =
   const res = await fetch(url, {method: "POST", headers: {"content-type": "application/json", ...headers}, body})
   const text = await res.text()
   return {status: res.status, json: text === "" ? undefined : (JSON.parse(text) as unknown)}
+}
+
+/**
+ * Sends a whole request over a raw socket in small paced writes and only then reads the answer, as
+ * blocking HTTP clients do. Resolves with the status line, or rejects with the socket error.
+ */
+async function sendWholeThenRead(url: string, body: string, headers: Record<string, string> = {}): Promise<string> {
+  const {hostname, port} = new URL(url)
+  const socket = connect(Number(port), hostname)
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject))
+  const received: Buffer[] = []
+  socket.on("data", (chunk: Buffer) => received.push(chunk))
+  const closed = new Promise<void>((resolve, reject) => socket.once("close", () => resolve()).once("error", reject))
+  const head = Object.entries({"content-type": "application/json", ...headers, "content-length": String(Buffer.byteLength(body))})
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join("")
+  const bytes = Buffer.from(`POST / HTTP/1.1\r\nhost: ${hostname}:${port}\r\n${head}\r\n${body}`)
+  socket.pause()
+  for (let offset = 0; offset < bytes.length; offset += 64 * 1024) {
+    await new Promise<void>((resolve, reject) => socket.write(bytes.subarray(offset, offset + 64 * 1024), (err) => (err ? reject(err) : resolve())))
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+  socket.resume()
+  await closed
+  return Buffer.concat(received).toString("latin1").split("\r\n")[0]!
 }
 
 describe("rpc/server", () => {
@@ -146,6 +172,16 @@ describe("rpc/server", () => {
     expect((tooMany.json as {error: {code: number}}).error.code).to.equal(RpcErrorCodes.BATCH_TOO_LARGE)
     expect(calls).to.deep.equal([])
     // The server is still healthy afterwards.
+    expect(await new CareLedgerClient(server.url).request("test_add", [1, 2])).to.equal(3)
+  })
+
+  it("lets a client that sends its whole oversize body before reading still read the 413", async () => {
+    const server = await startServer({maxBodyBytes: 64 * 1024})
+    const big = JSON.stringify({jsonrpc: "2.0", id: 1, method: "test_submit", params: ["x".repeat(256 * 1024)]})
+    for (let i = 0; i < 5; i++) expect(await sendWholeThenRead(server.url, big)).to.equal("HTTP/1.1 413 Payload Too Large")
+    const viaFetch = await post(server.url, big)
+    expect(viaFetch.status).to.equal(413)
+    expect(calls).to.deep.equal([])
     expect(await new CareLedgerClient(server.url).request("test_add", [1, 2])).to.equal(3)
   })
 
