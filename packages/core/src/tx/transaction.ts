@@ -1,5 +1,5 @@
 import {decode, encode, type Encodable, EncodingError} from "../encoding/index.js"
-import {concatBytes, toHex, utf8} from "../encoding/bytes.js"
+import {bytesEqual, concatBytes, toHex, utf8} from "../encoding/bytes.js"
 import {sha256} from "../crypto/hash.js"
 import {PrivateKey, accountId, verifySignature, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH} from "../crypto/keys.js"
 import {TX_TYPES, type PayloadByType, type TxType} from "./types.js"
@@ -115,9 +115,30 @@ export class Transaction<T extends TxType = TxType> {
   /** True when the signature was made by the sender over this transaction. */
   verifySignature(): boolean {
     // Cached: the mempool, block validation and execution all ask, and the answer cannot change.
-    this.verified ??= verifySignature(this.sender, concatBytes(TX_SIGNING_DOMAIN, this.hash()), this.signature)
+    if (this.verified !== undefined) return this.verified
+    // A block's txs arrive as new objects, but each was verified once when the pool admitted it.
+    const hash = this.hashHex()
+    const known = verifiedSignatures.get(hash)
+    if (known !== undefined && bytesEqual(known, this.signature)) {
+      this.verified = true
+      return true
+    }
+    this.verified = verifySignature(this.sender, concatBytes(TX_SIGNING_DOMAIN, this.hash()), this.signature)
+    if (this.verified) rememberVerified(hash, this.signature)
     return this.verified
   }
+}
+
+/**
+ * Signatures already verified in this process, by tx hash (the hash does not cover the signature,
+ * so the signature itself is kept and compared). Bounded: the oldest are forgotten first.
+ */
+const MAX_VERIFIED_SIGNATURES = 32_768
+const verifiedSignatures = new Map<string, Uint8Array>()
+
+function rememberVerified(hash: string, signature: Uint8Array): void {
+  verifiedSignatures.set(hash, signature)
+  if (verifiedSignatures.size > MAX_VERIFIED_SIGNATURES) verifiedSignatures.delete(verifiedSignatures.keys().next().value as string)
 }
 
 function unsignedEncodable(tx: UnsignedTx): Encodable[] {

@@ -80,6 +80,19 @@ describe("tx: the transaction envelope", function () {
     expect(codeOf(() => validateTx(swapped, "c"))).to.equal(TxErrorCode.BAD_SIGNATURE)
   })
 
+  it("remembers verified signatures by hash and signature: a re-decoded tx passes, a forged signature on the same hash does not", function () {
+    const tx = Transaction.sign({chainId: "c", type: TxType.TrialRegister, nonce: 7, payload: {trialId: "remembered", protocolHash: new Uint8Array(32)}}, key)
+    expect(Transaction.decode(tx.serialize()).verifySignature()).to.equal(true)
+    expect(Transaction.decode(tx.serialize()).verifySignature()).to.equal(true)
+    const raw = decode(tx.serialize()) as Encodable[]
+    const flipped = Uint8Array.from(raw[5] as Uint8Array)
+    flipped[0]! ^= 1
+    const forged = Transaction.decode(encode([...raw.slice(0, 5), flipped]))
+    expect(forged.hashHex()).to.equal(tx.hashHex())
+    expect(forged.verifySignature()).to.equal(false)
+    expect(Transaction.decode(tx.serialize()).verifySignature()).to.equal(true)
+  })
+
   it("refuses malformed envelopes with typed errors", function () {
     const tx = Transaction.sign({chainId: "c", type: TxType.TrialRegister, nonce: 0, payload: {trialId: "t", protocolHash: new Uint8Array(32)}}, key)
     const raw = decode(tx.serialize()) as Encodable[]
