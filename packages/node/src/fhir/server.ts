@@ -11,7 +11,7 @@ import {CLIENT_ASSERTION_TYPE, type FhirResource} from "@careledger/client"
 import type {HealthService} from "../health/service.js"
 import type {HealthLedger} from "../health/ledger.js"
 import {validateFhirResourceStrict} from "../health/fhir.js"
-import {accessEntryToFhir, consentToFhir} from "../health/export.js"
+import {accessEntryToFhir, consentToFhir, exportContext} from "../health/export.js"
 import {FhirApiError, FhirApiErrorCode, operationOutcome} from "./errors.js"
 import {TokenStore, allows, grantable, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
 import {capabilityStatement, smartConfiguration} from "./capability.js"
@@ -548,7 +548,9 @@ export class FhirServer {
     const page = this.pageParams(req)
     const now = this.now()
     const all = await this.deps.ledger.listConsents({patient})
-    const entries = all.slice(page.offset, page.offset + page.count).map((c) => consentToFhir(c, now))
+    const slice = all.slice(page.offset, page.offset + page.count)
+    const context = await exportContext(this.deps.ledger, slice, [], (await this.deps.identityOf(patient))?.hospital, (h) => this.deps.blockTime(h))
+    const entries = slice.map((c) => consentToFhir(c, now, context))
     return this.bundle(req, "Consent", entries, all.length, page, page.offset + page.count < all.length)
   }
 
@@ -559,7 +561,9 @@ export class FhirServer {
     const patient = (await this.searchPatient(req, token, true))!
     const page = this.pageParams(req)
     const all = await this.deps.ledger.listAccessLog({patient})
-    const entries = all.slice(page.offset, page.offset + page.count).map((e) => accessEntryToFhir(e))
+    const slice = all.slice(page.offset, page.offset + page.count)
+    const context = await exportContext(this.deps.ledger, [], slice)
+    const entries = slice.map((e) => accessEntryToFhir(e, context))
     return this.bundle(req, "AuditEvent", entries, all.length, page, page.offset + page.count < all.length)
   }
 }

@@ -1,19 +1,22 @@
 /**
  * FHIR R4 views of on-chain consent and audit facts, so a patient portal or an auditor's tooling
- * can read them as standard `Consent` and `AuditEvent` resources. People are referenced by their
- * pseudonymous account id only; nothing here adds identifying data.
+ * can read them as standard `Consent` and `AuditEvent` resources. AuditEvents follow IHE Basic Audit
+ * Log Patterns (BALP): user, client and server agents, the custodian as source site, the patient and
+ * the record as entities with their types and roles. People and nodes are named by their enrolled
+ * keys as `did:key` URIs (system `urn:ietf:rfc:3986`), patients as `Patient/<key>`, records as
+ * `<type>/<record id>`: nothing here adds identifying data.
  */
-import {AccessDecisionKind, Purpose} from "@careledger/core"
+import {AccessDecisionKind, Purpose, fromHex} from "@careledger/core"
 import type {FhirResource} from "@careledger/client"
 import type {LedgerAccessEntry, LedgerConsent} from "./ledger.js"
 
-export const ACCOUNT_SYSTEM = "urn:careledger:account"
-export const HOSPITAL_SYSTEM = "urn:careledger:hospital"
-export const RECORD_SYSTEM = "urn:careledger:record"
-export const CONSENT_SYSTEM = "urn:careledger:consent"
-export const TX_SYSTEM = "urn:careledger:tx"
+/** FHIR's system for identifiers whose value is itself a URI. */
+export const URI_SYSTEM = "urn:ietf:rfc:3986"
 
 const ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+const DCM = "http://dicom.nema.org/resources/ontology/DCM"
+const ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+const OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 
 /** CareLedger purposes as HL7 v3 PurposeOfUse codes. */
 const PURPOSE_CODES: Record<Purpose, {code: string; display: string}> = {
@@ -28,39 +31,92 @@ function purposeCoding(purpose: Purpose): {system: string; code: string; display
   return {system: ACT_REASON, ...PURPOSE_CODES[purpose]}
 }
 
-export function consentToFhir(consent: LedgerConsent, now: number): FhirResource {
+const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+function base58btc(bytes: Uint8Array): string {
+  let n = BigInt(`0x${Buffer.from(bytes).toString("hex") || "0"}`)
+  let out = ""
+  while (n > 0n) {
+    out = BASE58[Number(n % 58n)]! + out
+    n /= 58n
+  }
+  for (const b of bytes) {
+    if (b !== 0) break
+    out = `1${out}`
+  }
+  return out
+}
+
+/** An Ed25519 public key (hex) as a `did:key` URI (multicodec 0xed01, base58btc). */
+export function didKey(hexKey: string): string {
+  const key = fromHex(hexKey) ?? new Uint8Array(32)
+  return `did:key:z${base58btc(new Uint8Array([0xed, 0x01, ...key]))}`
+}
+
+function keyIdentifier(hexKey: string): {system: string; value: string} {
+  return {system: URI_SYSTEM, value: didKey(hexKey)}
+}
+
+/** What the caller knows beyond the chain records: record types, hospitals of node keys. */
+export interface ExportContext {
+  /** Resource type of each record id (records are referenced as `<type>/<id>` when known). */
+  recordTypes?: ReadonlyMap<string, string>
+  /** Hospital id of a node key (hex). */
+  hospitalOfNode?: ReadonlyMap<string, string>
+  /** The hospital managing the patient's consents (where the patient is enrolled). */
+  organization?: string
+  /** Unix ms of finalized blocks by height (consents record the heights of grant and revocation). */
+  blockTimes?: ReadonlyMap<number, number>
+}
+
+function recordReference(recordId: string, context: ExportContext): {reference: string} | {display: string} {
+  const type = context.recordTypes?.get(recordId)
+  return type === undefined ? {display: `record ${recordId}`} : {reference: `${type}/${recordId}`}
+}
+
+export function consentToFhir(consent: LedgerConsent, now: number, context: ExportContext = {}): FhirResource {
   const active = !consent.revoked && consent.expiresAt > now
   const actor =
     consent.grantee.kind === "person"
-      ? {identifier: {system: ACCOUNT_SYSTEM, value: consent.grantee.key}}
-      : {identifier: {system: HOSPITAL_SYSTEM, value: consent.grantee.hospital}}
+      ? {identifier: keyIdentifier(consent.grantee.key)}
+      : {display: `hospital ${consent.grantee.hospital}`}
   const research = consent.purposes.includes(Purpose.Research)
+  const grantedAt = context.blockTimes?.get(consent.grantedAt)
+  const revokedAt = consent.revokedAt === null ? undefined : context.blockTimes?.get(consent.revokedAt)
+  // A revocation ends the permitted period then; otherwise it ends at the expiry.
+  const end = revokedAt === undefined ? consent.expiresAt : Math.min(revokedAt, consent.expiresAt)
   return {
     resourceType: "Consent",
     id: consent.id.slice(0, 64),
-    identifier: [{system: CONSENT_SYSTEM, value: consent.id}],
     status: active ? "active" : "inactive",
     scope: {
       coding: [{system: "http://terminology.hl7.org/CodeSystem/consentscope", code: research ? "research" : "patient-privacy"}],
     },
     category: [{coding: [{system: "http://loinc.org", code: "59284-0", display: "Patient Consent"}]}],
-    patient: {identifier: {system: ACCOUNT_SYSTEM, value: consent.patient}},
+    patient: {reference: `Patient/${consent.patient}`},
+    ...(grantedAt === undefined ? {} : {dateTime: new Date(grantedAt).toISOString()}),
+    // The patient signed the grant with their own key.
+    performer: [{reference: `Patient/${consent.patient}`}],
+    ...(context.organization === undefined ? {} : {organization: [{display: `hospital ${context.organization}`}]}),
     policyRule: {coding: [{system: "http://terminology.hl7.org/CodeSystem/v3-ActCode", code: "OPTIN"}]},
     provision: {
       type: "permit",
-      period: {end: new Date(consent.expiresAt).toISOString()},
+      period: {...(grantedAt === undefined ? {} : {start: new Date(grantedAt).toISOString()}), end: new Date(end).toISOString()},
       actor: [{role: {coding: [{system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "IRCP"}]}, reference: actor}],
+      action: [{coding: [{system: "http://terminology.hl7.org/CodeSystem/consentaction", code: "access"}]}],
       purpose: consent.purposes.map(purposeCoding),
       ...(consent.scope.kind === "resource-types"
         ? {class: consent.scope.resourceTypes.map((type) => ({system: "http://hl7.org/fhir/resource-types", code: type}))}
-        : {data: consent.scope.recordIds.map((id) => ({meaning: "instance", reference: {identifier: {system: RECORD_SYSTEM, value: id}}}))}),
+        : {data: consent.scope.recordIds.map((id) => ({meaning: "instance", reference: recordReference(id, context)}))}),
     },
   }
 }
 
-export function accessEntryToFhir(entry: LedgerAccessEntry): FhirResource {
+export function accessEntryToFhir(entry: LedgerAccessEntry, context: ExportContext = {}): FhirResource {
   const released = entry.decision !== AccessDecisionKind.Deny
   const breakGlass = entry.decision === AccessDecisionKind.BreakGlass
+  const custodian = context.hospitalOfNode?.get(entry.loggedBy)
+  const selfAccess = entry.reader === entry.patient
   return {
     resourceType: "AuditEvent",
     id: entry.txHash.slice(0, 64),
@@ -75,30 +131,95 @@ export function accessEntryToFhir(entry: LedgerAccessEntry): FhirResource {
     purposeOfEvent: [{coding: [breakGlass ? {system: ACT_REASON, code: "ETREAT", display: "Emergency Treatment"} : purposeCoding(entry.purpose)]}],
     agent: [
       {
-        who: {identifier: {system: ACCOUNT_SYSTEM, value: entry.reader}},
+        // The user: the person whose key signed the request.
+        type: {
+          coding: [
+            selfAccess
+              ? {system: "http://terminology.hl7.org/CodeSystem/v3-RoleClass", code: "PAT", display: "patient"}
+              : {system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "IRCP", display: "information recipient"},
+          ],
+        },
+        who: {identifier: keyIdentifier(entry.reader)},
         requestor: true,
         purposeOfUse: [{coding: [purposeCoding(entry.purpose)]}],
       },
       {
-        who: {identifier: {system: HOSPITAL_SYSTEM, value: entry.via}},
+        // The client: the hospital node that carried the request.
+        type: {coding: [{system: DCM, code: "110153", display: "Source Role ID"}]},
+        who: {display: `hospital ${entry.via}`},
+        requestor: false,
+      },
+      {
+        // The server: the custodian node that decided and logged.
+        type: {coding: [{system: DCM, code: "110152", display: "Destination Role ID"}]},
+        who: {identifier: keyIdentifier(entry.loggedBy), ...(custodian === undefined ? {} : {display: `hospital ${custodian}`})},
         requestor: false,
       },
     ],
-    source: {site: entry.via, observer: {identifier: {system: ACCOUNT_SYSTEM, value: entry.loggedBy}}},
+    source: {
+      ...(custodian === undefined ? {} : {site: custodian}),
+      observer: {identifier: keyIdentifier(entry.loggedBy)},
+      type: [{system: "http://terminology.hl7.org/CodeSystem/security-source-type", code: "4", display: "Application Server"}],
+    },
     entity: [
-      {what: {identifier: {system: RECORD_SYSTEM, value: entry.recordId}}},
-      ...(entry.consentId === null ? [] : [{what: {identifier: {system: CONSENT_SYSTEM, value: entry.consentId}}}]),
-      {what: {identifier: {system: TX_SYSTEM, value: entry.txHash}}},
+      {
+        what: {reference: `Patient/${entry.patient}`},
+        type: {system: ENTITY_TYPE, code: "1", display: "Person"},
+        role: {system: OBJECT_ROLE, code: "1", display: "Patient"},
+      },
+      {
+        what: recordReference(entry.recordId, context),
+        type: {system: ENTITY_TYPE, code: "2", display: "System Object"},
+        role: {system: OBJECT_ROLE, code: "4", display: "Domain Resource"},
+      },
+      ...(entry.consentId === null
+        ? []
+        : [
+            {
+              what: {reference: `Consent/${entry.consentId.slice(0, 64)}`},
+              type: {system: ENTITY_TYPE, code: "2", display: "System Object"},
+              role: {system: OBJECT_ROLE, code: "13", display: "Security Resource"},
+            },
+          ]),
     ],
   }
 }
 
 /** A collection Bundle of the patient's consents and audit events. */
-export function exportBundle(consents: LedgerConsent[], entries: LedgerAccessEntry[], now: number): FhirResource {
+export function exportBundle(consents: LedgerConsent[], entries: LedgerAccessEntry[], now: number, context: ExportContext = {}): FhirResource {
   return {
     resourceType: "Bundle",
     type: "collection",
     timestamp: new Date(now).toISOString(),
-    entry: [...consents.map((c) => ({resource: consentToFhir(c, now)})), ...entries.map((e) => ({resource: accessEntryToFhir(e)}))],
+    entry: [...consents.map((c) => ({resource: consentToFhir(c, now, context)})), ...entries.map((e) => ({resource: accessEntryToFhir(e, context)}))],
   }
+}
+
+/** Resolves what the exports reference (record types, custodian hospitals) from finalized state, once per id. */
+export async function exportContext(
+  ledger: {getRecord(recordId: string): Promise<{resourceType: string} | undefined>; hospitalOfKey(key: string): Promise<string | undefined>},
+  consents: readonly LedgerConsent[],
+  entries: readonly LedgerAccessEntry[],
+  organization?: string,
+  blockTime?: (height: number) => Promise<number | undefined>,
+): Promise<ExportContext> {
+  const recordTypes = new Map<string, string>()
+  const hospitalOfNode = new Map<string, string>()
+  const recordIds = new Set([...entries.map((e) => e.recordId), ...consents.flatMap((c) => (c.scope.kind === "records" ? c.scope.recordIds : []))])
+  for (const id of recordIds) {
+    const type = (await ledger.getRecord(id))?.resourceType
+    if (type !== undefined) recordTypes.set(id, type)
+  }
+  for (const key of new Set(entries.map((e) => e.loggedBy))) {
+    const hospital = await ledger.hospitalOfKey(key)
+    if (hospital !== undefined) hospitalOfNode.set(key, hospital)
+  }
+  const blockTimes = new Map<number, number>()
+  if (blockTime !== undefined) {
+    for (const height of new Set(consents.flatMap((c) => (c.revokedAt === null ? [c.grantedAt] : [c.grantedAt, c.revokedAt])))) {
+      const time = await blockTime(height)
+      if (time !== undefined) blockTimes.set(height, time)
+    }
+  }
+  return {recordTypes, hospitalOfNode, blockTimes, ...(organization === undefined ? {} : {organization})}
 }

@@ -40,7 +40,7 @@ import type {Vault} from "./vault.js"
 import {RequestVerifier, auditRequestFromJson, decodeReadRequest, readRequestFromJson} from "./request.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
 import {decodeExchangeResponse, encodeExchangeResponse, type ExchangeResponse} from "./exchange.js"
-import {accessEntryToFhir, exportBundle} from "./export.js"
+import {accessEntryToFhir, exportBundle, exportContext} from "./export.js"
 import type {HealthLedger, LedgerAccessEntry, LedgerConsent, LedgerRecord, RecordExchangeClient} from "./ledger.js"
 
 export interface HealthServiceOptions {
@@ -578,7 +578,7 @@ export class HealthService {
   async auditExport(params: {request: unknown}): Promise<JsonValue> {
     const patient = await this.patientOf(params.request)
     const [consents, entries] = await Promise.all([this.deps.ledger.listConsents({patient}), this.deps.ledger.listAccessLog({patient})])
-    return exportBundle(consents, entries, this.now()) as unknown as JsonValue
+    return exportBundle(consents, entries, this.now(), await exportContext(this.deps.ledger, consents, entries)) as unknown as JsonValue
   }
 
   /** One access entry as a FHIR AuditEvent (for integrators that push events one by one). */

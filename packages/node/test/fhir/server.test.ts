@@ -5,7 +5,7 @@ import {join} from "node:path"
 import {Client} from "fhir-kit-client"
 import {Fhir} from "fhir"
 import {PrivateKey, Purpose, Role, fromHex, getIdentity, getNextNonce, toHex} from "@careledger/core"
-import {buildClientAssertion, buildConsentGrant, buildRecordAnchor, tokenRequestBody, type FhirResource, type PurposeOfUseCode} from "@careledger/client"
+import {buildClientAssertion, buildConsentGrant, buildConsentRevoke, buildRecordAnchor, tokenRequestBody, type FhirResource, type PurposeOfUseCode} from "@careledger/client"
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
 import {FhirServer, forwardedAssertionVerifier} from "../../src/fhir/index.js"
@@ -231,7 +231,45 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     const outcomes = (audit.entry as {resource: {outcome: string}}[]).map((e) => e.resource.outcome)
     expect(outcomes).to.include("4")
     expect(outcomes).to.include("0")
+    // BALP: the patient and the record as entities, user/client/server agents, the custodian as site.
+    type Event = {
+      outcome: string
+      agent: {type: {coding: {code: string}[]}; who: {identifier?: {system: string; value: string}; display?: string}; requestor: boolean}[]
+      source: {site?: string; type: {code: string}[]; observer: {identifier: {system: string; value: string}}}
+      entity: {what: {reference?: string}; type: {code: string}; role: {code: string}}[]
+    }
+    const refusal = (audit.entry as {resource: Event}[]).map((e) => e.resource).find((r) => r.outcome === "4")!
+    expect(refusal.agent.map((a) => a.type.coding[0]!.code)).to.deep.equal(["IRCP", "110153", "110152"])
+    expect(refusal.agent[0]!.who.identifier!.system).to.equal("urn:ietf:rfc:3986")
+    expect(refusal.agent[0]!.who.identifier!.value).to.match(/^did:key:z6Mk/)
+    expect(refusal.agent[1]!.who.display).to.equal("hospital hosp-b")
+    expect(refusal.source.site).to.equal("hosp-a")
+    expect(refusal.source.type[0]!.code).to.equal("4")
+    expect(refusal.entity[0]).to.deep.include({what: {reference: `Patient/${patient.id}`}})
+    expect([refusal.entity[0]!.type.code, refusal.entity[0]!.role.code]).to.deep.equal(["1", "1"])
+    expect(refusal.entity[1]!.what.reference).to.equal("Observation/obs-1")
+    expect([refusal.entity[1]!.type.code, refusal.entity[1]!.role.code]).to.deep.equal(["2", "4"])
+    // Consent export: when, who signed, what action, for which period.
+    const consent = (consents.entry as {resource: Record<string, unknown>}[])[0]!.resource as {
+      dateTime: string
+      performer: {reference: string}[]
+      organization: {display: string}[]
+      provision: {action: {coding: {code: string}[]}[]; period: {start: string; end: string}}
+    }
+    expect(Date.parse(consent.dateTime)).to.be.a("number").and.not.NaN
+    expect(consent.performer).to.deep.equal([{reference: `Patient/${patient.id}`}])
+    expect(consent.organization).to.deep.equal([{display: "hospital hosp-a"}])
+    expect(consent.provision.action[0]!.coding[0]!.code).to.equal("access")
+    expect(Date.parse(consent.provision.period.end)).to.be.greaterThan(Date.parse(consent.provision.period.start))
     // Another patient's data is not for this token.
     expect((await failure(self.search({resourceType: "AuditEvent", searchParams: {patient: otherPatient.id}}))).status).to.equal(403)
+
+    // A revocation shows as an inactive Consent whose permitted period ends at the revocation.
+    const revokedId = (consents.entry as {resource: {id: string}}[])[0]!.resource.id
+    await chain.submit(buildConsentRevoke({chainId: chain.genesis.chainId, nonce: await getNextNonce(chain.state, patient.id), consentId: revokedId}, patient))
+    const after = checked((await self.search({resourceType: "Consent", searchParams: {patient: patient.id}})) as FhirResource)
+    const revoked = (after.entry as {resource: {id: string; status: string; provision: {period: {end: string}}}}[]).find((e) => e.resource.id === revokedId)!.resource
+    expect(revoked.status).to.equal("inactive")
+    expect(Date.parse(revoked.provision.period.end)).to.equal(chain.blocks.at(-1)!.header.timestamp)
   })
 })
