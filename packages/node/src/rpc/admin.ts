@@ -1,8 +1,11 @@
-import type {CareLedgerNode} from "../node/node.js"
+import type {NetworkHost} from "@careledger/network"
 import {method, type RpcNamespace} from "./method.js"
 import {p, params} from "./params.js"
 
-export type AdminRpcDeps = Pick<CareLedgerNode, "network">
+/** What admin_ uses of the node: dialling peers. */
+export interface AdminRpcDeps {
+  readonly network: Pick<NetworkHost, "addPeer">
+}
 
 export function adminMethods(node: AdminRpcDeps): RpcNamespace {
   return {

@@ -10,13 +10,17 @@ import {
   type TxLookup,
   type TxProof,
 } from "@careledger/client"
-import {fromHex, listHospitals, merkleProof, peerIdOf, toHex, type Block} from "@careledger/core"
-import type {CareLedgerNode} from "../node/node.js"
+import {fromHex, listHospitals, merkleProof, peerIdOf, toHex, type Block, type ChainStore, type Mempool} from "@careledger/core"
 import {RpcErrorCode, RpcServerError} from "./errors.js"
 import {method, type RpcNamespace} from "./method.js"
 import {p, params} from "./params.js"
 
-export type ChainRpcDeps = Pick<CareLedgerNode, "store" | "mempool" | "nextNonce">
+/** What chain_ reads of the node: the store, pending transactions and the next nonce of an account. */
+export interface ChainRpcDeps {
+  readonly store: Pick<ChainStore, "head" | "getBlock" | "getBlockByHash" | "getCommit" | "getTx" | "getTxLocation" | "validatorsAt" | "state">
+  readonly mempool: Pick<Mempool, "get">
+  nextNonce(account: string): Promise<number>
+}
 
 export function chainMethods(node: ChainRpcDeps): RpcNamespace {
   const blockAt = async (height: number | undefined, hash: string | undefined): Promise<Block | undefined> => {

@@ -1,10 +1,15 @@
 import {toJsonValue, type ConsensusStatus} from "@careledger/client"
-import {toHex} from "@careledger/core"
-import type {CareLedgerNode} from "../node/node.js"
+import {toHex, type ConsensusMachine, type Evidence} from "@careledger/core"
+import type {TimeoutRecord} from "../node/driver.js"
 import {method, type RpcNamespace} from "./method.js"
 import {params} from "./params.js"
 
-export type ConsensusRpcDeps = Pick<CareLedgerNode, "machine" | "timeouts" | "evidence">
+/** What consensus_ reads of the node: the machine's status, recent timeouts and evidence. */
+export interface ConsensusRpcDeps {
+  readonly machine: Pick<ConsensusMachine, "status" | "proposerOf">
+  readonly timeouts: readonly TimeoutRecord[]
+  readonly evidence: readonly Evidence[]
+}
 
 export function consensusMethods(node: ConsensusRpcDeps): RpcNamespace {
   return {

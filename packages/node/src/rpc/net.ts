@@ -1,10 +1,14 @@
 import type {PeerInfo} from "@careledger/client"
-import {peerIdOf} from "@careledger/core"
-import type {CareLedgerNode} from "../node/node.js"
+import {peerIdOf, type HospitalRecord} from "@careledger/core"
+import type {NetworkHost} from "@careledger/network"
 import {method, type RpcNamespace} from "./method.js"
 import {params} from "./params.js"
 
-export type NetRpcDeps = Pick<CareLedgerNode, "network" | "knownHospitals">
+/** What net_ reads of the node: its peers and the member hospitals. */
+export interface NetRpcDeps {
+  readonly network: Pick<NetworkHost, "peers">
+  readonly knownHospitals: readonly HospitalRecord[]
+}
 
 export function netMethods(node: NetRpcDeps): RpcNamespace {
   return {

@@ -1,10 +1,20 @@
 import type {NodeInfo} from "@careledger/client"
-import type {CareLedgerNode} from "../node/node.js"
+import type {HospitalRecord, PrivateKey, ChainStore} from "@careledger/core"
+import type {NetworkHost} from "@careledger/network"
 import {NODE_VERSION} from "../node/version.js"
 import {method, type RpcNamespace} from "./method.js"
 import {params} from "./params.js"
 
-export type NodeRpcDeps = Pick<CareLedgerNode, "chainId" | "key" | "config" | "isValidator" | "knownHospitals" | "network" | "store" | "syncing">
+/** What node_ reads of the node: who it is, its role, addresses, height and whether it is syncing. */
+export interface NodeRpcDeps {
+  readonly chainId: string
+  readonly key: Pick<PrivateKey, "id" | "peerId">
+  readonly isValidator: boolean
+  readonly knownHospitals: readonly HospitalRecord[]
+  readonly network: Pick<NetworkHost, "addresses">
+  readonly store: Pick<ChainStore, "head">
+  readonly syncing: boolean
+}
 
 export function nodeMethods(node: NodeRpcDeps): RpcNamespace {
   return {

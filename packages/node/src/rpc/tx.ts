@@ -1,10 +1,12 @@
 import {Transaction} from "@careledger/core"
 import type {TxSubmitted} from "@careledger/client"
-import type {CareLedgerNode} from "../node/node.js"
 import {method, type RpcNamespace} from "./method.js"
 import {p, params} from "./params.js"
 
-export type TxRpcDeps = Pick<CareLedgerNode, "submitTx">
+/** What tx_ uses of the node: transaction intake. */
+export interface TxRpcDeps {
+  submitTx(tx: Transaction): Promise<string>
+}
 
 /** Largest hex accepted for one transaction: twice core's MAX_TX_BYTES. */
 const MAX_TX_HEX_BYTES = 64 * 1024

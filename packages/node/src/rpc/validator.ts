@@ -1,11 +1,14 @@
 import type {PendingValidatorVote, TxSubmitted, ValidatorInfo} from "@careledger/client"
-import {fromHex, listHospitals, listValidatorProposals, peerIdOf, toHex, type HospitalRecord, type ValidatorVoteAction} from "@careledger/core"
-import type {CareLedgerNode} from "../node/node.js"
+import {fromHex, listHospitals, listValidatorProposals, peerIdOf, toHex, type ChainStore, type HospitalRecord, type ValidatorVoteAction} from "@careledger/core"
 import {RpcErrorCode, RpcServerError} from "./errors.js"
 import {method, type RpcNamespace} from "./method.js"
 import {p, params} from "./params.js"
 
-export type ValidatorRpcDeps = Pick<CareLedgerNode, "store" | "proposeValidator">
+/** What validator_ uses of the node: the validator sets in the store and the node key's vote. */
+export interface ValidatorRpcDeps {
+  readonly store: Pick<ChainStore, "validators" | "validatorsAt" | "head" | "state">
+  proposeValidator(payload: {action: ValidatorVoteAction; hospital: string; key: Uint8Array; name: string}): Promise<string>
+}
 
 const hospitalId = () => p.string({min: 1, max: 32, pattern: /^[a-z0-9-]+$/})
 
