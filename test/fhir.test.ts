@@ -6,6 +6,7 @@
  */
 import {expect} from "chai"
 import {execFile} from "node:child_process"
+import {randomBytes} from "node:crypto"
 import {mkdtemp, readFile, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
@@ -44,6 +45,18 @@ async function failure(p: Promise<unknown>): Promise<{status: number; data: Fhir
     return {status: e.response.status, data}
   }
   throw new Error("expected the request to fail")
+}
+
+/** A DocumentReference carrying a scanned PDF of `bytes` bytes (random content, PDF header). */
+function scannedPdf(id: string, patient: string, bytes: number): FhirResource & {id: string} {
+  const pdf = Buffer.concat([Buffer.from("%PDF-1.4\n"), randomBytes(bytes)])
+  return {
+    resourceType: "DocumentReference",
+    id,
+    status: "current",
+    subject: {reference: `Patient/${patient}`},
+    content: [{attachment: {contentType: "application/pdf", title: "discharge-letter-scan.pdf", creation: "2026-11-20T09:30:00Z", data: pdf.toString("base64")}}],
+  }
 }
 
 function observation(id: string, patient: string, value: number): FhirResource & {id: string} {
@@ -128,7 +141,7 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     expect((created.meta as {versionId: string}).versionId).to.equal("1")
 
     // Refused without consent through B's node: 403 OperationOutcome, decided and logged by A.
-    const readerB = new Client({baseUrl: fhirB, bearerToken: await token(fhirB, providerB, "system/Observation.read")})
+    const readerB = new Client({baseUrl: fhirB, bearerToken: await token(fhirB, providerB, "system/Observation.read system/DocumentReference.read")})
     const denied = await eventually(async () => {
       const f = await failure(readerB.read({resourceType: "Observation", id: "obs-1"}))
       return f.status === 404 ? undefined : f // B's node may be a block behind A
@@ -140,7 +153,7 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     // Consent stays patient-signed on the RPC; then B's provider reads through B's node.
     await healthA.grantConsent(patient, {
       grantee: {kind: "person", key: providerB.publicKey},
-      scope: {kind: "resource-types", resourceTypes: ["Observation"]},
+      scope: {kind: "resource-types", resourceTypes: ["Observation", "DocumentReference"]},
       purposes: [Purpose.Treatment],
       expiresAt: Date.now() + 3_600_000,
     })
@@ -150,6 +163,12 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     expect((fetched.valueQuantity as {value: number}).value).to.equal(7.2)
     const v1 = checked((await readerB.vread({resourceType: "Observation", id: "obs-1", version: "1"})) as FhirResource)
     expect((v1.meta as {versionId: string}).versionId).to.equal("1")
+
+    // A 5 MB scanned PDF: stored at A, fetched by B over the record exchange, hash checked, byte for byte.
+    const scan = scannedPdf("doc-scan", patient.id, 5_000_000)
+    checked(await create(writerA, scan))
+    const scanAtB = (await readerB.read({resourceType: "DocumentReference", id: "doc-scan"})) as FhirResource & {content: {attachment: {data: string}}[]}
+    expect(scanAtB.content[0]!.attachment.data).to.equal((scan.content as {attachment: {data: string}}[])[0]!.attachment.data)
 
     // Validation through the real endpoint names the element.
     const bad = {...observation("obs-bad", patient.id, 1), effectiveDateTime: "2023-02-30"}
@@ -174,7 +193,7 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     // The patient: $everything and the audit trail, with the refusal and the releases.
     const self = new Client({baseUrl: fhirA, bearerToken: await token(fhirA, patient, "patient/*.read")})
     const everything = checked((await self.operation({name: "$everything", resourceType: "Patient", id: patient.id, method: "GET"})) as FhirResource)
-    expect((everything.entry as {resource: {id: string}}[]).map((e) => e.resource.id).sort()).to.deep.equal(["obs-1", "obs-2"])
+    expect((everything.entry as {resource: {id: string}}[]).map((e) => e.resource.id).sort()).to.deep.equal(["doc-scan", "obs-1", "obs-2"])
     const audit = await eventually(async () => {
       const bundle = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id}})) as FhirResource)
       const outcomes = ((bundle.entry ?? []) as {resource: {outcome: string}}[]).map((e) => e.resource.outcome)

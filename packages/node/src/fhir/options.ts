@@ -9,6 +9,8 @@ export interface FhirServerOptions {
   maxTokens: number
   /** Largest request body; sized for a scanned PDF inside a DocumentReference (base64 adds a third). */
   maxBodyBytes: number
+  /** Request body bytes held at once across all requests (503 beyond). */
+  maxBodyBytesInFlight: number
   /** Most entries in one search page (`_count` is clamped to it). */
   maxPageSize: number
   /** Default search page size. */
@@ -22,7 +24,8 @@ export const defaultFhirServerOptions: FhirServerOptions = {
   port: 8547,
   tokenLifetimeSeconds: 300,
   maxTokens: 10_000,
-  maxBodyBytes: 12 * 1024 * 1024,
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxBodyBytesInFlight: 64 * 1024 * 1024,
   maxPageSize: 100,
   defaultPageSize: 20,
   finalityTimeoutMs: 30_000,

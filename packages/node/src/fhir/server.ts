@@ -120,6 +120,8 @@ export class FhirServer {
   private readonly now: () => number
   private readonly routes: {method: string; pattern: RegExp; handler: Handler}[]
   private baseUrl = ""
+  /** Bytes of request bodies being received right now, across all requests. */
+  private bodyBytesInFlight = 0
 
   constructor(
     options: Partial<FhirServerOptions>,
@@ -215,7 +217,10 @@ export class FhirServer {
         ? fail(FhirApiErrorCode.NOT_SUPPORTED, 405, "not-supported", `${method} is not supported on ${rest}`)
         : fail(FhirApiErrorCode.NOT_FOUND, 404, "not-supported", `no FHIR interaction at ${rest} (see ${this.baseUrl}/metadata)`)
     }
-    const body = method === "POST" || method === "PUT" ? await this.readBody(req) : Buffer.alloc(0)
+    const hasBody = method === "POST" || method === "PUT"
+    // Only an authenticated caller may make the node buffer a body (the token request excepted).
+    if (hasBody && rest !== "auth/token") this.authenticate({headers: req.headers} as Request)
+    const body = hasBody ? await this.readBody(req) : Buffer.alloc(0)
     await this.deps.ready?.()
     return route.handler({method, path: rest.split("/"), query: url.searchParams, headers: req.headers, body, base: this.baseUrl}, route.pattern.exec(rest)!)
   }
@@ -228,15 +233,24 @@ export class FhirServer {
     }
     const chunks: Buffer[] = []
     let size = 0
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length
-      if (size > this.options.maxBodyBytes) {
-        req.resume()
-        throw fail(FhirApiErrorCode.TOO_LARGE, 413, "too-costly", `the body exceeds ${this.options.maxBodyBytes} bytes`)
+    try {
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length
+        this.bodyBytesInFlight += (chunk as Buffer).length
+        if (size > this.options.maxBodyBytes) {
+          req.resume()
+          throw fail(FhirApiErrorCode.TOO_LARGE, 413, "too-costly", `the body exceeds ${this.options.maxBodyBytes} bytes`)
+        }
+        if (this.bodyBytesInFlight > this.options.maxBodyBytesInFlight) {
+          req.resume()
+          throw fail(FhirApiErrorCode.TOO_LARGE, 503, "throttled", "too many large requests at once; retry shortly")
+        }
+        chunks.push(chunk as Buffer)
       }
-      chunks.push(chunk as Buffer)
+      return Buffer.concat(chunks)
+    } finally {
+      this.bodyBytesInFlight -= size
     }
-    return Buffer.concat(chunks)
   }
 
   private authenticate(req: Request): AccessToken {

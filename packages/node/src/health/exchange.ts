@@ -6,13 +6,14 @@
  */
 import {decode, encode, type Encodable} from "@careledger/core"
 import {HealthError, HealthErrorCode} from "./errors.js"
+import {MAX_RESOURCE_BYTES} from "./fhir.js"
 
 export type ExchangeResponse =
   | {ok: true; version: number; salt: Uint8Array; resource: Uint8Array; decision: string; consentId: string | null}
   | {ok: false; code: string; message: string; reason: string | null}
 
 /** The salt, the canonical resource and framing; the network layer bounds chunks separately. */
-export const MAX_EXCHANGE_RESPONSE_BYTES = 1024 * 1024 + 4096
+export const MAX_EXCHANGE_RESPONSE_BYTES = MAX_RESOURCE_BYTES + 4096
 
 export function encodeExchangeResponse(response: ExchangeResponse): Uint8Array {
   return encode(response as unknown as Encodable)

@@ -8,8 +8,15 @@ import type {Bundle, OperationOutcomeIssue, Resource} from "@medplum/fhirtypes"
 import type {FhirResource} from "@careledger/client"
 import {FhirError, FhirErrorCode} from "./errors.js"
 
-/** Largest resource a node accepts (canonical JSON bytes); bigger documents belong in attachments elsewhere. */
-export const MAX_RESOURCE_BYTES = 1024 * 1024
+/**
+ * Largest resource a node stores (canonical JSON bytes): a scanned PDF of about 5 MB fits in a
+ * DocumentReference attachment (base64 adds a third). The record exchange carries it with its salt
+ * within the network's 8 MiB record-response limit.
+ */
+export const MAX_RESOURCE_BYTES = 7 * 1024 * 1024
+
+/** Medplum's validator refuses any string over 1 MB; FHIR sets no limit on base64Binary, so those are checked here. */
+const VALIDATOR_STRING_LIMIT = 1024 * 1024
 
 let definitionsLoaded = false
 
@@ -42,7 +49,7 @@ export function validateFhirResource(value: unknown): FhirResource {
   }
   let issues: OperationOutcomeIssue[]
   try {
-    issues = validateResource(value as Resource)
+    issues = validateResource(withLargeBinariesChecked(value as FhirResource) as Resource)
   } catch (err) {
     if (err instanceof OperationOutcomeError) {
       const errors = err.outcome.issue ?? []
@@ -191,15 +198,16 @@ export function dateProblem(value: string, kind: "date" | "dateTime" | "instant"
 }
 
 type Temporal = "date" | "dateTime" | "instant"
+type ElementKind = Temporal | "base64Binary" | {datatype: string}
 
-/** Per element path: its temporal primitive type, or the complex datatype to descend into. */
-let elementKinds: Map<string, Temporal | {datatype: string}> | undefined
+/** Per element path: its temporal or base64Binary primitive type, or the complex datatype to descend into. */
+let elementKinds: Map<string, ElementKind> | undefined
 
-function loadElementKinds(): Map<string, Temporal | {datatype: string}> {
+function loadElementKinds(): Map<string, ElementKind> {
   if (elementKinds !== undefined) return elementKinds
-  const map = new Map<string, Temporal | {datatype: string}>()
+  const map = new Map<string, ElementKind>()
   const note = (path: string, code: string): void => {
-    if (code === "date" || code === "dateTime" || code === "instant") map.set(path, code)
+    if (code === "date" || code === "dateTime" || code === "instant" || code === "base64Binary") map.set(path, code)
     else if (/^[A-Z]/.test(code) && code !== "BackboneElement" && code !== "Element" && code !== "Resource") map.set(path, {datatype: code})
   }
   for (const file of ["fhir/r4/profiles-resources.json", "fhir/r4/profiles-types.json"]) {
@@ -260,7 +268,7 @@ export function semanticProblems(resource: FhirResource): Problem[] {
 }
 
 /** Walks the resource by element path, switching to a datatype's own paths when descending into one. */
-function walkElements(node: unknown, path: string, where: string, problems: Problem[], kinds: Map<string, Temporal | {datatype: string}>, depth: number): void {
+function walkElements(node: unknown, path: string, where: string, problems: Problem[], kinds: Map<string, ElementKind>, depth: number): void {
   if (depth > 32 || node === null || typeof node !== "object") return
   if (Array.isArray(node)) {
     node.forEach((item, i) => walkElements(item, path, `${where}[${i}]`, problems, kinds, depth + 1))
@@ -281,6 +289,8 @@ function walkElements(node: unknown, path: string, where: string, problems: Prob
     if (path === "Narrative" && key === "div" && typeof value === "string") {
       const problem = narrativeProblem(value)
       if (problem !== undefined) problems.push({where: childWhere, message: `narrative ${problem}`})
+    } else if (kind === "base64Binary") {
+      continue
     } else if (typeof kind === "string") {
       const values = Array.isArray(value) ? value : [value]
       for (const v of values) {
@@ -310,4 +320,47 @@ export function validateFhirResourceStrict(value: unknown): FhirResource {
     })
   }
   return resource
+}
+
+/** base64 (RFC 4648) without a backtracking regex: a 7 MiB value would overflow the regex engine's stack. */
+function isBase64(value: string): boolean {
+  return value.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(value)
+}
+
+/**
+ * A copy of the resource in which base64Binary values over the validator's string limit are
+ * replaced by a short placeholder, after checking that they are base64; the resource itself is kept.
+ */
+function withLargeBinariesChecked(resource: FhirResource): FhirResource {
+  // Only copy when something can be that large: the common case validates the resource as it is.
+  if (JSON.stringify(resource).length <= VALIDATOR_STRING_LIMIT) return resource
+  const kinds = loadElementKinds()
+  const visit = (node: unknown, path: string, where: string, depth: number): void => {
+    if (depth > 32 || node === null || typeof node !== "object") return
+    if (Array.isArray(node)) {
+      node.forEach((item, i) => visit(item, path, `${where}[${i}]`, depth + 1))
+      return
+    }
+    const record = node as Record<string, unknown>
+    for (const [key, value] of Object.entries(record)) {
+      if (key === "resourceType" || key.startsWith("_")) continue
+      const kind = kinds.get(`${path}.${key}`)
+      if (kind === "base64Binary" && typeof value === "string" && value.length > VALIDATOR_STRING_LIMIT) {
+        if (!isBase64(value)) throw new FhirError(FhirErrorCode.INVALID, `not base64 (${where}.${key})`, {expressions: [`${where}.${key}`]})
+        record[key] = "AA=="
+      } else if (key === "contained" && Array.isArray(value)) {
+        value.forEach((r, i) => {
+          const type = (r as {resourceType?: unknown} | null)?.resourceType
+          if (typeof type === "string") visit(r, type, `${where}.${key}[${i}]`, depth + 1)
+        })
+      } else if (typeof kind === "object") {
+        visit(value, kind.datatype, `${where}.${key}`, depth + 1)
+      } else if (kind === undefined) {
+        visit(value, `${path}.${key}`, `${where}.${key}`, depth + 1)
+      }
+    }
+  }
+  const copy = structuredClone(resource)
+  visit(copy, copy.resourceType, copy.resourceType, 0)
+  return copy
 }

@@ -9,6 +9,7 @@ import {buildClientAssertion, buildConsentGrant, buildConsentRevoke, buildRecord
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
 import {FhirServer, forwardedAssertionVerifier} from "../../src/fhir/index.js"
+import {MAX_RESOURCE_BYTES} from "../../src/health/fhir.js"
 import {DirectExchange, LocalChain, makeGenesis} from "../health/harness.js"
 
 const independent = new Fhir()
@@ -192,6 +193,22 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     const invalid = await failure(writerA.create({resourceType: "Observation", body: bogus, options: {headers: await anchorHeaders(providerA, bogus, patient)}}))
     expect(invalid.status).to.equal(400)
     expect((invalid.data.issue as {expression: string[]}[])[0]!.expression).to.deep.equal(["Observation.status"])
+
+    // Size: a resource over the stored-resource limit is refused by name, a body over the body limit with 413.
+    const huge = {resourceType: "DocumentReference", id: "doc-huge", status: "current", subject: {reference: subject}, content: [{attachment: {contentType: "application/pdf", data: Buffer.alloc(6 * 1024 * 1024).toString("base64")}}]}
+    const tooBig = await failure(writerA.create({resourceType: "DocumentReference", body: huge, options: {headers: await anchorHeaders(providerA, huge, patient)}}))
+    expect(tooBig.status).to.equal(400)
+    expect(JSON.stringify(tooBig.data)).to.contain(`exceeds ${MAX_RESOURCE_BYTES}`)
+    expect(await chain.ledger().getRecord("doc-huge")).to.equal(undefined)
+    const unauthenticated = await fetch(`${servers[0]!.url}/DocumentReference`, {method: "POST", body: "{}"})
+    expect(unauthenticated.status).to.equal(401)
+    const overBody = await fetch(`${servers[0]!.url}/DocumentReference`, {
+      method: "POST",
+      headers: {authorization: `Bearer ${await token(servers[0]!, providerA, "system/*.write")}`},
+      body: Buffer.alloc(11 * 1024 * 1024, 32),
+    })
+    expect(overBody.status).to.equal(413)
+    expect(((await overBody.json()) as FhirResource).resourceType).to.equal("OperationOutcome")
 
     // B's provider, through B's node, without consent: 403 OperationOutcome, and the refusal is on the patient's trail.
     const readerB = client(servers[1]!, await token(servers[1]!, providerB, "system/*.read"))
