@@ -195,7 +195,7 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     const everything = checked((await self.operation({name: "$everything", resourceType: "Patient", id: patient.id, method: "GET"})) as FhirResource)
     expect((everything.entry as {resource: {id: string}}[]).map((e) => e.resource.id).sort()).to.deep.equal(["doc-scan", "obs-1", "obs-2"])
     const audit = await eventually(async () => {
-      const bundle = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id}})) as FhirResource)
+      const bundle = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id, _count: 100}})) as FhirResource)
       const outcomes = ((bundle.entry ?? []) as {resource: {outcome: string}}[]).map((e) => e.resource.outcome)
       return outcomes.includes("4") && outcomes.includes("0") ? bundle : undefined
     }, "the refusal and the releases in the AuditEvent search")

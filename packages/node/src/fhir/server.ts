@@ -11,7 +11,7 @@ import {CLIENT_ASSERTION_TYPE, type FhirResource} from "@careledger/client"
 import type {HealthService} from "../health/service.js"
 import type {HealthLedger} from "../health/ledger.js"
 import {validateFhirResourceStrict} from "../health/fhir.js"
-import {accessEntryToFhir, consentToFhir, exportContext} from "../health/export.js"
+import {accessEntryToFhir, chainEventToFhir, consentToFhir, exportContext, type ChainEvent} from "../health/export.js"
 import {FhirApiError, FhirApiErrorCode, operationOutcome} from "./errors.js"
 import {TokenStore, allows, grantable, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
 import {capabilityStatement, smartConfiguration} from "./capability.js"
@@ -574,10 +574,42 @@ export class FhirServer {
     this.checkParams(req, ["patient", "_count", "_offset"])
     const patient = (await this.searchPatient(req, token, true))!
     const page = this.pageParams(req)
-    const all = await this.deps.ledger.listAccessLog({patient})
-    const slice = all.slice(page.offset, page.offset + page.count)
-    const context = await exportContext(this.deps.ledger, [], slice)
-    const entries = slice.map((e) => accessEntryToFhir(e, context))
-    return this.bundle(req, "AuditEvent", entries, all.length, page, page.offset + page.count < all.length)
+    // Reads and refusals from the access log, plus the chain's other facts about the patient's data.
+    const access = await this.deps.ledger.listAccessLog({patient})
+    const events: ({at: number} & ({access: (typeof access)[number]} | {chain: ChainEvent}))[] = access.map((entry) => ({at: entry.at, access: entry}))
+    for (const event of await this.chainEvents(patient)) events.push({at: event.at, chain: event})
+    events.sort((a, b) => b.at - a.at)
+    const slice = events.slice(page.offset, page.offset + page.count)
+    const context = await exportContext(this.deps.ledger, [], slice.flatMap((e) => ("access" in e ? [e.access] : [])))
+    const entries = slice.map((e) => ("access" in e ? accessEntryToFhir(e.access, context) : chainEventToFhir(e.chain)))
+    return this.bundle(req, "AuditEvent", entries, events.length, page, page.offset + page.count < events.length)
+  }
+
+  /** Anchors of the patient's records held here and the patient's consent grants and revocations, with block times. */
+  private async chainEvents(patient: string): Promise<ChainEvent[]> {
+    const events: ChainEvent[] = []
+    const timeOf = async (height: number): Promise<number> => (await this.deps.blockTime(height)) ?? 0
+    for (const recordId of await this.deps.health.custodyRecordIds()) {
+      const record = await this.deps.ledger.getRecord(recordId)
+      if (record === undefined || record.patient !== patient) continue
+      for (const v of await this.deps.ledger.getRecordVersions(recordId)) {
+        events.push({
+          kind: "anchor",
+          recordId,
+          resourceType: record.resourceType,
+          version: v.version,
+          patient,
+          author: v.anchoredBy,
+          custodian: record.custodian,
+          txHash: v.txHash,
+          at: await timeOf(v.height),
+        })
+      }
+    }
+    for (const consent of await this.deps.ledger.listConsents({patient})) {
+      events.push({kind: "consent", consentId: consent.id, patient, revoked: false, at: await timeOf(consent.grantedAt)})
+      if (consent.revokedAt !== null) events.push({kind: "consent", consentId: consent.id, patient, revoked: true, at: await timeOf(consent.revokedAt)})
+    }
+    return events
   }
 }

@@ -223,3 +223,74 @@ export async function exportContext(
   }
   return {recordTypes, hospitalOfNode, blockTimes, ...(organization === undefined ? {} : {organization})}
 }
+
+/** A chain fact about a patient's data that is not an access decision: a record version anchored, a consent granted or revoked. */
+export type ChainEvent =
+  | {kind: "anchor"; recordId: string; resourceType: string; version: number; patient: string; author: string; custodian: string; txHash: string; at: number}
+  | {kind: "consent"; consentId: string; patient: string; revoked: boolean; at: number}
+
+/** BALP-shaped AuditEvent of a chain event (create/update of a record, consent grant or revocation). */
+export function chainEventToFhir(event: ChainEvent): FhirResource {
+  const patientEntity = {
+    what: {reference: `Patient/${event.patient}`},
+    type: {system: ENTITY_TYPE, code: "1", display: "Person"},
+    role: {system: OBJECT_ROLE, code: "1", display: "Patient"},
+  }
+  const dataEntity = (reference: string) => ({
+    what: {reference},
+    type: {system: ENTITY_TYPE, code: "2", display: "System Object"},
+    role: {system: OBJECT_ROLE, code: "4", display: "Domain Resource"},
+  })
+  const interaction = (code: string) => [{system: "http://hl7.org/fhir/restful-interaction", code, display: code}]
+  const common = {
+    resourceType: "AuditEvent",
+    type: {system: "http://terminology.hl7.org/CodeSystem/audit-event-type", code: "rest", display: "RESTful Operation"},
+    recorded: new Date(event.at).toISOString(),
+    outcome: "0",
+  }
+  const source = (custodian: string) => ({
+    site: custodian,
+    observer: {display: `hospital ${custodian}`},
+    type: [{system: "http://terminology.hl7.org/CodeSystem/security-source-type", code: "4", display: "Application Server"}],
+  })
+  if (event.kind === "anchor") {
+    return {
+      ...common,
+      id: event.txHash.slice(0, 64),
+      subtype: interaction(event.version === 1 ? "create" : "update"),
+      action: event.version === 1 ? "C" : "U",
+      agent: [
+        {
+          type: {coding: [{system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "AUT", display: "author"}]},
+          who: {identifier: keyIdentifier(event.author)},
+          requestor: true,
+        },
+        {type: {coding: [{system: DCM, code: "110152", display: "Destination Role ID"}]}, who: {display: `hospital ${event.custodian}`}, requestor: false},
+      ],
+      source: source(event.custodian),
+      entity: [patientEntity, dataEntity(`${event.resourceType}/${event.recordId}/_history/${event.version}`)],
+    }
+  }
+  return {
+    ...common,
+    id: `${event.revoked ? "revoke" : "grant"}-${event.consentId}`.slice(0, 64),
+    subtype: interaction(event.revoked ? "update" : "create"),
+    action: event.revoked ? "U" : "C",
+    agent: [
+      {
+        type: {coding: [{system: "http://terminology.hl7.org/CodeSystem/v3-RoleClass", code: "PAT", display: "patient"}]},
+        who: {reference: `Patient/${event.patient}`},
+        requestor: true,
+      },
+    ],
+    source: {observer: {display: "CareLedger chain"}, type: [{system: "http://terminology.hl7.org/CodeSystem/security-source-type", code: "4", display: "Application Server"}]},
+    entity: [
+      patientEntity,
+      {
+        what: {reference: `Consent/${event.consentId.slice(0, 64)}`},
+        type: {system: ENTITY_TYPE, code: "2", display: "System Object"},
+        role: {system: OBJECT_ROLE, code: "13", display: "Security Resource"},
+      },
+    ],
+  }
+}

@@ -244,7 +244,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     expect((everything.entry as {resource: {id: string}}[]).map((e) => e.resource.id).sort()).to.deep.equal(["obs-1", "obs-4"])
     const consents = checked((await self.search({resourceType: "Consent", searchParams: {patient: patient.id}})) as FhirResource)
     expect(consents.total).to.equal(2)
-    const audit = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id}})) as FhirResource)
+    const audit = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id, _count: 100}})) as FhirResource)
     const outcomes = (audit.entry as {resource: {outcome: string}}[]).map((e) => e.resource.outcome)
     expect(outcomes).to.include("4")
     expect(outcomes).to.include("0")
@@ -266,6 +266,14 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     expect([refusal.entity[0]!.type.code, refusal.entity[0]!.role.code]).to.deep.equal(["1", "1"])
     expect(refusal.entity[1]!.what.reference).to.equal("Observation/obs-1")
     expect([refusal.entity[1]!.type.code, refusal.entity[1]!.role.code]).to.deep.equal(["2", "4"])
+    // Creates, updates and consent grants are on the trail too, with the author as agent.
+    type Fact = {action: string; subtype: {code: string}[]; agent: {type: {coding: {code: string}[]}}[]; entity: {what: {reference?: string}}[]}
+    const facts = (audit.entry as {resource: Fact}[]).map((e) => e.resource)
+    const createEvent = facts.find((f) => f.action === "C" && f.entity[1]?.what.reference === "Observation/obs-1/_history/1")!
+    expect(createEvent.subtype[0]!.code).to.equal("create")
+    expect(createEvent.agent[0]!.type.coding[0]!.code).to.equal("AUT")
+    expect(facts.some((f) => f.action === "U" && f.entity[1]?.what.reference === "Observation/obs-1/_history/2")).to.equal(true)
+    expect(facts.filter((f) => f.action === "C" && f.entity[1]?.what.reference?.startsWith("Consent/") === true)).to.have.length(2)
     // Consent export: when, who signed, what action, for which period.
     const consent = (consents.entry as {resource: Record<string, unknown>}[])[0]!.resource as {
       dateTime: string
