@@ -7,11 +7,13 @@ import {existsSync} from "node:fs"
 import {mkdtemp, readFile, readdir, rm, writeFile} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {PrivateKey, Purpose, Role, fromHex, toHex, utf8} from "@careledger/core"
+import {AccessDecisionKind, PrivateKey, Purpose, Role, TxType, fromHex, toHex, utf8} from "@careledger/core"
 import {
   CareLedgerClient,
   HealthClient,
+  RpcError,
   TxSender,
+  buildRecordAnchor,
   readRequestToJson,
   signReadRequest,
   type AuditEntryJson,
@@ -60,6 +62,13 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
   let providerA: PrivateKey
   let providerB: PrivateKey
   let patient: PrivateKey
+  let otherPatient: PrivateKey
+  let researcherB: PrivateKey
+  /** A provider of its own, so the hand-built anchors of the race share no nonce counter with the others. */
+  let racer: PrivateKey
+  let nodeKeyA: PrivateKey
+  let senderA: TxSender
+  let senderB: TxSender
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "careledger-health-story-"))
@@ -78,11 +87,15 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
       await client.waitForTx((await sender.registerIdentity(key.publicKey, role)).hash, {timeoutMs: 60_000})
       return key
     }
-    const senderA = new TxSender(rpcA, hospitalA, {chainId})
-    const senderB = new TxSender(rpcB, hospitalB, {chainId})
+    nodeKeyA = hospitalA
+    senderA = new TxSender(rpcA, hospitalA, {chainId})
+    senderB = new TxSender(rpcB, hospitalB, {chainId})
     providerA = await enrol(rpcA, senderA, Role.Provider)
     patient = await enrol(rpcA, senderA, Role.Patient)
+    otherPatient = await enrol(rpcA, senderA, Role.Patient)
     providerB = await enrol(rpcB, senderB, Role.Provider)
+    researcherB = await enrol(rpcB, senderB, Role.Researcher)
+    racer = await enrol(rpcA, senderA, Role.Provider)
   })
 
   after(async () => {
@@ -91,7 +104,7 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
   })
 
   const trailHas = (predicate: (e: AuditEntryJson) => boolean, what: string) =>
-    eventually(async () => (await healthA.auditTrail(patient)).find(predicate), what)
+    eventually(async () => (await healthA.auditTrail(patient)).entries.find(predicate), what)
 
   it("refuses, grants, exchanges, revokes, breaks the glass, erases, and keeps PHI off chain", async () => {
     const hospitalA = plan.nodes[0]!.hospital
@@ -119,35 +132,49 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
     const released = await healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Treatment})
     expect(released.resource).to.deep.equal(resource)
     expect(released).to.include({source: "custodian", decision: "release", consentId: grant.consentId, custodian: hospitalA})
-    const cacheDir = join(plan.nodes[1]!.dataDir, "vault", "cache", toHex(utf8("obs-story")))
-    expect(existsSync(join(cacheDir, "1.bin"))).to.equal(true)
+    // B's node hands the record to its reader and keeps no copy.
+    expect(existsSync(join(plan.nodes[1]!.dataDir, "vault", "blobs", toHex(utf8("obs-story"))))).to.equal(false)
 
     // Wrong purpose, wrong key, replay: refused.
-    expect((await rpcFailure(healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Research}))).data?.reason).to.equal("PURPOSE_MISMATCH")
+    expect((await rpcFailure(healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Operations}))).data?.reason).to.equal("PURPOSE_MISMATCH")
     const impostor = PrivateKey.generate()
-    const forged = {...readRequestToJson(signReadRequest({chainId, recordId: "obs-story", purpose: Purpose.Treatment}, impostor)), reader: providerB.id}
+    const forged = {...readRequestToJson(signReadRequest({chainId, recordId: "obs-story", custodian: hospitalA, purpose: Purpose.Treatment}, impostor)), reader: providerB.id}
     expect((await rpcFailure(rpcB.request("record_get", {request: forged}))).domainCode).to.equal("REQUEST_ERROR_BAD_SIGNATURE")
-    const once = readRequestToJson(signReadRequest({chainId, recordId: "obs-story", purpose: Purpose.Treatment}, providerB))
+    const once = readRequestToJson(signReadRequest({chainId, recordId: "obs-story", custodian: hospitalA, purpose: Purpose.Treatment}, providerB))
     await rpcB.request("record_get", {request: once})
     expect((await rpcFailure(rpcB.request("record_get", {request: once}))).domainCode).to.equal("REQUEST_ERROR_REPLAYED")
+    // The replay flood: requests from throwaway keys are refused before they take room in the replay
+    // cache (which refuses rather than forgets when full), and the captured request stays refused.
+    for (let i = 0; i < 60; i++) {
+      const junk = readRequestToJson(signReadRequest({chainId, recordId: "obs-story", custodian: hospitalA, purpose: Purpose.Treatment}, PrivateKey.generate()))
+      expect((await rpcFailure(rpcB.request("record_get", {request: junk}))).domainCode).to.equal("REQUEST_ERROR_UNKNOWN_READER")
+    }
+    expect((await rpcFailure(rpcB.request("record_get", {request: once}))).domainCode).to.equal("REQUEST_ERROR_REPLAYED")
+    // A request signed for the custodian cannot be presented as one for another hospital.
+    const redirected = {...readRequestToJson(signReadRequest({chainId, recordId: "obs-story", custodian: hospitalA, purpose: Purpose.Treatment}, providerB)), custodian: hospitalB}
+    expect((await rpcFailure(rpcB.request("record_get", {request: redirected}))).domainCode).to.equal("REQUEST_ERROR_BAD_SIGNATURE")
 
     // 3. P revokes: B refused again.
     await healthA.revokeConsent(patient, {consentId: grant.consentId})
     expect((await rpcFailure(healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Treatment}))).data?.reason).to.equal("CONSENT_REVOKED")
 
     // 4. Break-glass by B: allowed and flagged in the trail.
-    const glass = await healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Treatment, breakGlass: true})
+    const glass = await healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Treatment, breakGlassReason: "unresponsive on arrival"})
     expect(glass.decision).to.equal("break-glass")
-    await trailHas((e) => e.decision === "break-glass" && e.reader === providerB.id && e.via === hospitalB, "the break-glass entry")
+    const glassEntry = await trailHas((e) => e.decision === "break-glass" && e.reader === providerB.id && e.via === hospitalB, "the break-glass entry")
+    expect(glassEntry.note).to.equal("unresponsive on arrival")
 
     // 5. P erases: A's vault and B's cache drop it, reads say erased, the anchor still verifies.
     const custodyDir = join(plan.nodes[0]!.dataDir, "vault", "blobs", toHex(utf8("obs-story")))
     expect(existsSync(custodyDir)).to.equal(true)
     await healthA.eraseRecord(patient, {recordId: "obs-story"})
-    await eventually(async () => (!existsSync(custodyDir) && !existsSync(cacheDir) ? true : undefined), "custody and cache to be shredded")
-    expect((await rpcFailure(healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Treatment, breakGlass: true}))).domainCode).to.equal(
+    await eventually(async () => (!existsSync(custodyDir) ? true : undefined), "custody to be shredded")
+    expect((await rpcFailure(healthB.readRecord(providerB, {recordId: "obs-story", purpose: Purpose.Treatment, breakGlassReason: "again"}))).domainCode).to.equal(
       "HEALTH_ERROR_RECORD_ERASED",
     )
+    // The erasure, and the read refused after it, are in the patient's trail.
+    await trailHas((e) => e.decision === "erase" && e.recordId === "obs-story" && e.reason === "PATIENT_REQUEST", "the erasure in the trail")
+    await trailHas((e) => e.decision === "deny" && e.reason === "RECORD_ERASED" && e.reader === providerB.id, "the read of the erased record")
     expect((await rpcFailure(healthA.readRecord(patient, {recordId: "obs-story", purpose: Purpose.Treatment}))).domainCode).to.equal(
       "HEALTH_ERROR_RECORD_ERASED",
     )
@@ -171,6 +198,86 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
     }
   })
 
+  it("the chain refuses a forged access.log and checks roles, grantees and proxies", async () => {
+    const hospitalA = plan.nodes[0]!.hospital
+    const hospitalB = plan.nodes[1]!.hospital
+    await healthA.putRecord(providerA, {recordId: "obs-rules", patient: patient.publicKey, custodian: hospitalA, resource: observation()})
+    // A custodian logs a release nobody consented to: every validator refuses it.
+    const head = await rpcA.head()
+    const block = await rpcA.getBlock(head.finalizedHeight)
+    const forged = await new TxSender(rpcA, nodeKeyA, {chainId}).send(TxType.AccessLog, {
+      recordId: "obs-rules",
+      reader: providerB.publicKey,
+      purpose: Purpose.Treatment,
+      decision: AccessDecisionKind.Release,
+      reason: "CONSENT_OK",
+      consentId: "ab".repeat(32),
+      height: head.finalizedHeight,
+      at: block!.header.timestamp,
+      via: hospitalB,
+      breakGlassReason: null,
+    }).catch((err: unknown) => err)
+    expect(forged).to.be.instanceOf(RpcError)
+    expect((forged as RpcError).domainCode).to.equal("TX_ERROR_CONFLICT")
+
+    // A hospital-wide treatment grant does not let B's researcher claim treatment.
+    await healthA.grantConsent(patient, {
+      grantee: {kind: "hospital", hospital: hospitalB},
+      scope: {kind: "records", recordIds: ["obs-rules"]},
+      purposes: [Purpose.Treatment],
+      expiresAt: Date.now() + 3_600_000,
+    })
+    const researcher = await rpcFailure(healthB.readRecord(researcherB, {recordId: "obs-rules", purpose: Purpose.Treatment}))
+    expect(researcher.data?.reason).to.equal("PURPOSE_NOT_PERMITTED")
+    expect((await healthB.readRecord(providerB, {recordId: "obs-rules", purpose: Purpose.Treatment})).resource).to.deep.equal(observation())
+
+    // A grant to another patient is refused; a guardian enrolled as the patient's proxy is granted and reads.
+    const toPatient = await rpcFailure(
+      healthA.grantConsent(patient, {
+        grantee: {kind: "person", key: otherPatient.publicKey},
+        scope: {kind: "records", recordIds: ["obs-rules"]},
+        purposes: [Purpose.Treatment],
+        expiresAt: Date.now() + 3_600_000,
+      }),
+    )
+    expect(toPatient.domainCode).to.equal("TX_ERROR_UNAUTHORIZED")
+    const guardian = PrivateKey.generate()
+    await rpcB.waitForTx((await senderB.registerIdentity(guardian.publicKey, Role.Proxy, patient.publicKey)).hash, {timeoutMs: 60_000})
+    await healthA.grantConsent(patient, {
+      grantee: {kind: "person", key: guardian.publicKey},
+      scope: {kind: "records", recordIds: ["obs-rules"]},
+      purposes: [Purpose.Treatment],
+      expiresAt: Date.now() + 3_600_000,
+    })
+    const proxyRead = await healthB.readRecord(guardian, {recordId: "obs-rules", purpose: Purpose.Treatment})
+    expect(proxyRead).to.include({decision: "release", source: "custodian"})
+    await trailHas((e) => e.reader === guardian.id && e.decision === "release", "the proxy's read in the trail")
+  })
+
+  it("of concurrent puts of one record version exactly one is stored, and every hospital can read it", async () => {
+    const hospitalA = plan.nodes[0]!.hospital
+    const nonce = await rpcA.getNonce(racer.id)
+    const puts = [observation(), {...observation(), valueQuantity: {value: 9.1, unit: "%", system: "http://unitsofmeasure.org", code: "%"}}].map((resource) => {
+      const {tx, salt} = buildRecordAnchor({chainId, nonce, recordId: "obs-race", patient: patient.publicKey, custodian: hospitalA, resource}, racer)
+      return rpcA.request("record_put", {resource, salt: toHex(salt), anchorTx: toHex(tx.serialize()), wait: true}).then(
+        () => "stored",
+        (err: RpcError) => err.domainCode,
+      )
+    })
+    const outcomes = await Promise.all(puts)
+    expect(outcomes.filter((o) => o === "stored")).to.have.length(1)
+    await healthA.grantConsent(patient, {
+      grantee: {kind: "hospital", hospital: plan.nodes[1]!.hospital},
+      scope: {kind: "records", recordIds: ["obs-race"]},
+      purposes: [Purpose.Treatment],
+      expiresAt: Date.now() + 3_600_000,
+    })
+    for (const [client, reader] of [[healthA, patient], [healthB, providerB]] as const) {
+      const got = await eventually(async () => client.readRecord(reader, {recordId: "obs-race", purpose: Purpose.Treatment}).catch(() => undefined), "the raced record to be readable")
+      expect(got.version).to.equal(1)
+    }
+  })
+
   it("detects ciphertext tampered at the custodian on read", async () => {
     const hospitalA = plan.nodes[0]!.hospital
     await healthA.putRecord(providerA, {recordId: "obs-tamper", patient: patient.publicKey, custodian: hospitalA, resource: observation()})
@@ -181,5 +288,24 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
     await writeFile(blob, bytes)
     const err = await rpcFailure(healthA.readRecord(patient, {recordId: "obs-tamper", purpose: Purpose.Treatment}))
     expect(err.domainCode).to.equal("VAULT_ERROR_TAMPERED")
+  })
+
+  it("an access log is durable before the data leaves: the custodian killed right after a release logs it after restart", async () => {
+    const hospitalA = plan.nodes[0]!.hospital
+    await healthA.putRecord(providerA, {recordId: "obs-durable", patient: patient.publicKey, custodian: hospitalA, resource: observation()})
+    // With the other three hospitals down nothing finalizes and A's log entry reaches no one else.
+    await Promise.all(running.slice(1).map((node) => stopNode(node)))
+    const released = await healthA.readRecord(providerA, {recordId: "obs-durable", purpose: Purpose.Treatment, custodian: hospitalA, breakGlassReason: "cardiac arrest"})
+    expect(released.decision).to.equal("break-glass")
+    running[0]!.child.kill("SIGKILL")
+    await running[0]!.exited
+    running = plan.nodes.map((spec) => spawnNode(spec))
+    await Promise.all(running.map((node) => waitForRpc(node.spec.rpcUrl, 60_000)))
+    const entry = await eventually(
+      async () => (await healthA.auditTrail(patient)).entries.find((e) => e.recordId === "obs-durable" && e.decision === "break-glass" && e.reader === providerA.id),
+      "the journalled entry to finalize",
+      600,
+    )
+    expect(entry).to.include({note: "cardiac arrest", via: hospitalA})
   })
 })

@@ -19,17 +19,19 @@ import {
   type ConsentScope,
   type Encodable,
 } from "@careledger/core"
+import {
+  auditRequestToJson,
+  readRequestToJson,
+  signAuditRequest,
+  signReadRequest,
+  type AuditRequestJson,
+  type ReadRequestJson,
+} from "@careledger/core"
 import type {Hex, JsonValue, TxSubmitted} from "./api.js"
+import {TxSender} from "./txs.js"
 
 export const SALT_LENGTH = 32
-export const REQUEST_NONCE_LENGTH = 16
 
-/** Domain tags keep a read or audit request signature from ever being valid as anything else. */
-export const READ_REQUEST_DOMAIN = utf8("careledger/read-request/v1\n")
-export const AUDIT_REQUEST_DOMAIN = utf8("careledger/audit-request/v1\n")
-
-/** A FHIR resource as plain JSON (the node validates it against the R4 definitions). */
-export type FhirResource = {resourceType: string; [key: string]: unknown}
 
 /**
  * RFC 8785 (JCS) style canonical JSON: object keys sorted by UTF-16 code units, no whitespace,
@@ -65,118 +67,26 @@ export function randomSalt(): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Signed read requests
+// Signed read and audit requests: one definition in core, shared with every node that checks them.
 
-export interface ReadRequestFields {
-  chainId: string
-  recordId: string
-  purpose: Purpose
-  /** Unix ms when the reader signed it. */
-  time: number
-  nonce: Uint8Array
-  /** The reader's public key. */
-  reader: Uint8Array
-  /** Emergency access without consent: released but flagged in the audit trail. */
-  breakGlass: boolean
-}
-
-export interface ReadRequest extends ReadRequestFields {
-  signature: Uint8Array
-}
-
-export interface ReadRequestJson {
-  chainId: string
-  recordId: string
-  purpose: string
-  time: number
-  nonce: Hex
-  reader: Hex
-  breakGlass: boolean
-  signature: Hex
-}
-
-function readRequestEncodable(r: ReadRequestFields): Encodable {
-  return [r.chainId, r.recordId, r.purpose, r.time, r.nonce, r.reader, r.breakGlass]
-}
-
-export function readRequestSigningBytes(r: ReadRequestFields): Uint8Array {
-  return concatBytes(READ_REQUEST_DOMAIN, encode(readRequestEncodable(r)))
-}
-
-export function signReadRequest(
-  fields: {chainId: string; recordId: string; purpose: Purpose; breakGlass?: boolean; time?: number; nonce?: Uint8Array},
-  key: PrivateKey,
-): ReadRequest {
-  const unsigned: ReadRequestFields = {
-    chainId: fields.chainId,
-    recordId: fields.recordId,
-    purpose: fields.purpose,
-    time: fields.time ?? Date.now(),
-    nonce: fields.nonce ?? new Uint8Array(randomBytes(REQUEST_NONCE_LENGTH)),
-    reader: key.publicKey,
-    breakGlass: fields.breakGlass ?? false,
-  }
-  return {...unsigned, signature: key.sign(readRequestSigningBytes(unsigned))}
-}
-
-export function readRequestToJson(r: ReadRequest): ReadRequestJson {
-  return {
-    chainId: r.chainId,
-    recordId: r.recordId,
-    purpose: r.purpose,
-    time: r.time,
-    nonce: toHex(r.nonce),
-    reader: toHex(r.reader),
-    breakGlass: r.breakGlass,
-    signature: toHex(r.signature),
-  }
-}
-
-/** The wire form used between hospitals (record-exchange protocol): canonical CBOR. */
-export function encodeReadRequest(r: ReadRequest): Uint8Array {
-  return encode([...(readRequestEncodable(r) as Encodable[]), r.signature])
-}
-
-// ---------------------------------------------------------------------------------------------
-// Signed audit-trail requests (a patient asking for their own trail)
-
-export interface AuditRequestFields {
-  chainId: string
-  /** The patient's public key: only they can ask for their trail. */
-  patient: Uint8Array
-  time: number
-  nonce: Uint8Array
-}
-
-export interface AuditRequest extends AuditRequestFields {
-  signature: Uint8Array
-}
-
-export interface AuditRequestJson {
-  chainId: string
-  patient: Hex
-  time: number
-  nonce: Hex
-  signature: Hex
-}
-
-export function auditRequestSigningBytes(r: AuditRequestFields): Uint8Array {
-  return concatBytes(AUDIT_REQUEST_DOMAIN, encode([r.chainId, r.patient, r.time, r.nonce]))
-}
-
-export function signAuditRequest(fields: {chainId: string; time?: number; nonce?: Uint8Array}, key: PrivateKey): AuditRequest {
-  const unsigned: AuditRequestFields = {
-    chainId: fields.chainId,
-    patient: key.publicKey,
-    time: fields.time ?? Date.now(),
-    nonce: fields.nonce ?? new Uint8Array(randomBytes(REQUEST_NONCE_LENGTH)),
-  }
-  return {...unsigned, signature: key.sign(auditRequestSigningBytes(unsigned))}
-}
-
-export function auditRequestToJson(r: AuditRequest): AuditRequestJson {
-  return {chainId: r.chainId, patient: toHex(r.patient), time: r.time, nonce: toHex(r.nonce), signature: toHex(r.signature)}
-}
+export {
+  REQUEST_NONCE_LENGTH,
+  READ_REQUEST_DOMAIN,
+  AUDIT_REQUEST_DOMAIN,
+  readRequestSigningBytes,
+  signReadRequest,
+  readRequestToJson,
+  encodeReadRequest,
+  auditRequestSigningBytes,
+  signAuditRequest,
+  auditRequestToJson,
+  type ReadRequestFields,
+  type ReadRequest,
+  type ReadRequestJson,
+  type AuditRequestFields,
+  type AuditRequest,
+  type AuditRequestJson,
+} from "@careledger/core"
 
 // ---------------------------------------------------------------------------------------------
 // Transaction builders
@@ -292,130 +202,21 @@ export function buildTrialResult(
   )
 }
 
-// ---------------------------------------------------------------------------------------------
-// RPC shapes of the record_, consent_, audit_ and trial_ namespaces
-
-export type GranteeJson = {kind: "person"; key: Hex} | {kind: "hospital"; hospital: string}
-export type ScopeJson = {kind: "resource-types"; resourceTypes: string[]} | {kind: "records"; recordIds: string[]}
-
-export interface RecordPutResult {
-  recordId: string
-  version: number
-  contentHash: Hex
-  txHash: Hex
-  /** Whether the anchor was final when the call returned (`wait: true`). */
-  final: boolean
-}
-
-export interface RecordGetResult {
-  recordId: string
-  version: number
-  resourceType: string
-  resource: FhirResource
-  salt: Hex
-  contentHash: Hex
-  custodian: string
-  /** "release" under a consent (or as the patient/custodian), "break-glass" when flagged. */
-  decision: "release" | "break-glass"
-  consentId: string | null
-  /** Where this node got the bytes: its own vault, its cache, or the custodian over the network. */
-  source: "vault" | "cache" | "custodian"
-}
-
-export interface RecordVersionJson {
-  version: number
-  contentHash: Hex
-  previous: Hex | null
-  /** Hex key of the provider who anchored it. */
-  provider: Hex
-  txHash: Hex | null
-  height: number | null
-}
-
-export interface RecordHistoryResult {
-  recordId: string
-  patient: Hex
-  resourceType: string
-  custodian: string
-  erased: boolean
-  versions: RecordVersionJson[]
-}
-
-export interface RecordVerifyResult {
-  recordId: string
-  version: number
-  /** True when sha256(salt || canonical(resource)) equals the finalized anchor of that version. */
-  valid: boolean
-  anchoredHash: Hex
-  computedHash: Hex
-  erased: boolean
-}
-
-export interface ConsentJson {
-  consentId: string
-  patient: Hex
-  grantee: GranteeJson
-  scope: ScopeJson
-  purposes: string[]
-  expiresAt: number
-  revoked: boolean
-  active: boolean
-}
-
-export interface ConsentCheckResult {
-  allowed: boolean
-  decision: "release" | "deny" | "break-glass"
-  reason: string
-  consentId: string | null
-}
-
-export interface AuditEntryJson {
-  recordId: string
-  reader: Hex
-  purpose: string
-  decision: "release" | "deny" | "break-glass"
-  reason: string
-  consentId: string | null
-  at: number
-  via: string
-  /** Hospital (custodian) node that wrote the log. */
-  loggedBy: Hex
-  txHash: Hex | null
-}
-
-export interface TrialVerifyResult {
-  trialId: string
-  registered: boolean
-  /** Which protocol version (1 = registration) the document matches, if any. */
-  protocolVersion: number | null
-  resultsMatch: boolean | null
-  datasetMatch: boolean | null
-  /** True when the protocol was registered in an earlier block than any results. */
-  registeredBeforeResults: boolean | null
-  registeredAt: number | null
-  resultsAt: number | null
-}
-
-export interface HealthRpcMethods {
-  record_put: {params: {resource: FhirResource; salt: Hex; anchorTx: Hex; wait?: boolean}; result: RecordPutResult}
-  record_get: {params: {request: ReadRequestJson}; result: RecordGetResult}
-  record_verify: {params: {recordId: string; resource: FhirResource; salt: Hex; version?: number}; result: RecordVerifyResult}
-  record_history: {params: {recordId: string}; result: RecordHistoryResult}
-  record_erase: {params: {tx: Hex; wait?: boolean} | {recordId: string; legalBasis: string; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  consent_grant: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {consentId: string; final: boolean}}
-  consent_revoke: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  consent_list: {params: {patient?: Hex; grantee?: Hex; hospital?: string}; result: ConsentJson[]}
-  consent_check: {params: {recordId: string; reader: Hex; purpose: string; breakGlass?: boolean}; result: ConsentCheckResult}
-  audit_trail: {params: {request?: AuditRequestJson; recordId?: string}; result: AuditEntryJson[]}
-  audit_export: {params: {request: AuditRequestJson}; result: JsonValue}
-  trial_register: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  trial_amend: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  trial_result: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  trial_verify: {
-    params: {trialId: string; protocol?: string; protocolHash?: Hex; results?: string; resultsHash?: Hex; dataset?: string; datasetHash?: Hex}
-    result: TrialVerifyResult
-  }
-}
+// RPC shapes of the record_, consent_, audit_ and trial_ namespaces live in healthApi.ts.
+export * from "./healthApi.js"
+import type {
+  AuditEntryJson,
+  AuditPage,
+  FhirResource,
+  ConsentCheckResult,
+  ConsentJson,
+  HealthRpcMethods,
+  RecordGetResult,
+  RecordHistoryResult,
+  RecordPutResult,
+  RecordVerifyResult,
+  TrialVerifyResult,
+} from "./healthApi.js"
 
 export type HealthMethodName = keyof HealthRpcMethods
 
@@ -429,6 +230,9 @@ export interface RpcCaller {
  * Keys stay in the caller's process; only signatures and public keys travel.
  */
 export class HealthClient {
+  /** One local nonce counter per signing key (the same TxSender strategy as every other transaction). */
+  private readonly senders = new Map<string, TxSender>()
+
   constructor(
     private readonly rpc: RpcCaller,
     readonly chainId: string,
@@ -438,9 +242,33 @@ export class HealthClient {
     return (await this.rpc.request(method, params)) as HealthRpcMethods[M]["result"]
   }
 
-  async nonceOf(key: PrivateKey): Promise<number> {
-    const result = (await this.rpc.request("chain_getNonce", {account: key.id})) as {nonce: number}
-    return result.nonce
+  /** The key's sender: asks the node for the nonce once, then counts locally, and asks again after a refusal. */
+  private sender(key: PrivateKey): TxSender {
+    let sender = this.senders.get(key.id)
+    if (sender === undefined) {
+      const rpc = this.rpc
+      sender = new TxSender(
+        {
+          nodeInfo: async () => ({chainId: this.chainId}),
+          getNonce: async (account: string) => ((await rpc.request("chain_getNonce", {account})) as {nonce: number}).nonce,
+        },
+        key,
+        {chainId: this.chainId},
+      )
+      this.senders.set(key.id, sender)
+    }
+    return sender
+  }
+
+  /** Runs a call that carries a transaction of `key`; a refusal makes the next one ask the node for the nonce again. */
+  private async withTx<R>(key: PrivateKey, send: (nonce: number) => Promise<R>): Promise<R> {
+    const sender = this.sender(key)
+    try {
+      return await send(await sender.nextNonce())
+    } catch (err) {
+      sender.resync()
+      throw err
+    }
   }
 
   /** A provider stores a new record (or a new version of one) at their hospital's node. */
@@ -448,14 +276,23 @@ export class HealthClient {
     provider: PrivateKey,
     args: {recordId: string; patient: Uint8Array; custodian: string; resource: FhirResource; version?: number; previous?: Uint8Array | null; wait?: boolean},
   ): Promise<RecordPutResult & {salt: Uint8Array}> {
-    const {tx, salt} = buildRecordAnchor({...args, chainId: this.chainId, nonce: await this.nonceOf(provider)}, provider)
-    const result = await this.call("record_put", {resource: args.resource, salt: toHex(salt), anchorTx: toHex(tx.serialize()), wait: args.wait ?? true})
-    return {...result, salt}
+    return this.withTx(provider, async (nonce) => {
+      const {tx, salt} = buildRecordAnchor({...args, chainId: this.chainId, nonce}, provider)
+      const result = await this.call("record_put", {resource: args.resource, salt: toHex(salt), anchorTx: toHex(tx.serialize()), wait: args.wait ?? true})
+      return {...result, salt}
+    })
   }
 
-  /** A reader (provider, researcher, the patient) asks for a record through their own hospital's node. */
-  async readRecord(reader: PrivateKey, args: {recordId: string; purpose: Purpose; breakGlass?: boolean}): Promise<RecordGetResult> {
-    const request = signReadRequest({...args, chainId: this.chainId}, reader)
+  /**
+   * A reader (provider, researcher, proxy, the patient) asks for a record through their own hospital's
+   * node. The request names the custodian (looked up when not given) so it is valid only there.
+   */
+  async readRecord(
+    reader: PrivateKey,
+    args: {recordId: string; purpose: Purpose; custodian?: string; version?: number; breakGlassReason?: string},
+  ): Promise<RecordGetResult> {
+    const custodian = args.custodian ?? (await this.recordHistory(args.recordId)).custodian
+    const request = signReadRequest({...args, custodian, chainId: this.chainId}, reader)
     return this.call("record_get", {request: readRequestToJson(request)})
   }
 
@@ -463,23 +300,40 @@ export class HealthClient {
     patient: PrivateKey,
     args: {grantee: ConsentGrantee; scope: ConsentScope; purposes: Purpose[]; expiresAt: number; wait?: boolean},
   ): Promise<TxSubmitted & {consentId: string; final: boolean}> {
-    const tx = buildConsentGrant({...args, chainId: this.chainId, nonce: await this.nonceOf(patient)}, patient)
-    return this.call("consent_grant", {tx: toHex(tx.serialize()), wait: args.wait ?? true})
+    return this.withTx(patient, (nonce) =>
+      this.call("consent_grant", {tx: toHex(buildConsentGrant({...args, chainId: this.chainId, nonce}, patient).serialize()), wait: args.wait ?? true}),
+    )
   }
 
   async revokeConsent(patient: PrivateKey, args: {consentId: string; wait?: boolean}): Promise<TxSubmitted & {final: boolean}> {
-    const tx = buildConsentRevoke({...args, chainId: this.chainId, nonce: await this.nonceOf(patient)}, patient)
-    return this.call("consent_revoke", {tx: toHex(tx.serialize()), wait: args.wait ?? true})
+    return this.withTx(patient, (nonce) =>
+      this.call("consent_revoke", {tx: toHex(buildConsentRevoke({...args, chainId: this.chainId, nonce}, patient).serialize()), wait: args.wait ?? true}),
+    )
   }
 
   /** The patient (or the custodian with a legal basis) erases a record everywhere. */
   async eraseRecord(signer: PrivateKey, args: {recordId: string; legalBasis?: string | null; wait?: boolean}): Promise<TxSubmitted & {final: boolean}> {
-    const tx = buildRecordErase({...args, chainId: this.chainId, nonce: await this.nonceOf(signer)}, signer)
-    return this.call("record_erase", {tx: toHex(tx.serialize()), wait: args.wait ?? true})
+    return this.withTx(signer, (nonce) =>
+      this.call("record_erase", {tx: toHex(buildRecordErase({...args, chainId: this.chainId, nonce}, signer).serialize()), wait: args.wait ?? true}),
+    )
   }
 
-  async auditTrail(patient: PrivateKey): Promise<AuditEntryJson[]> {
-    return this.call("audit_trail", {request: auditRequestToJson(signAuditRequest({chainId: this.chainId}, patient))})
+  /** One page of the patient's trail (newest first); follow `next` for older entries. */
+  async auditTrail(patient: PrivateKey, page: {cursor?: string; limit?: number} = {}): Promise<AuditPage> {
+    return this.call("audit_trail", {request: auditRequestToJson(signAuditRequest({chainId: this.chainId}, patient)), ...page})
+  }
+
+  /** The patient's whole trail, every page (bounded by `maxPages`). */
+  async fullAuditTrail(patient: PrivateKey, maxPages = 1_000): Promise<AuditEntryJson[]> {
+    const entries: AuditEntryJson[] = []
+    let cursor: string | undefined
+    for (let page = 0; page < maxPages; page++) {
+      const result = await this.auditTrail(patient, {limit: 1000, ...(cursor === undefined ? {} : {cursor})})
+      entries.push(...result.entries)
+      if (result.next === null) return entries
+      cursor = result.next
+    }
+    return entries
   }
 
   async auditExport(patient: PrivateKey): Promise<JsonValue> {
@@ -502,27 +356,30 @@ export class HealthClient {
     })
   }
 
-  async checkConsent(args: {recordId: string; reader: Uint8Array; purpose: Purpose; breakGlass?: boolean}): Promise<ConsentCheckResult> {
+  async checkConsent(args: {recordId: string; reader: Uint8Array; purpose: Purpose; breakGlassReason?: string}): Promise<ConsentCheckResult> {
     return this.call("consent_check", {...args, reader: toHex(args.reader)})
   }
 
   /** A researcher pre-registers a trial protocol (its hash goes on chain, the document stays with them). */
   async registerTrial(researcher: PrivateKey, args: {trialId: string; protocol: Uint8Array | string; wait?: boolean}): Promise<TxSubmitted & {final: boolean}> {
-    const tx = buildTrialRegister({...args, chainId: this.chainId, nonce: await this.nonceOf(researcher)}, researcher)
-    return this.call("trial_register", {tx: toHex(tx.serialize()), wait: args.wait ?? true})
+    return this.withTx(researcher, (nonce) =>
+      this.call("trial_register", {tx: toHex(buildTrialRegister({...args, chainId: this.chainId, nonce}, researcher).serialize()), wait: args.wait ?? true}),
+    )
   }
 
   async amendTrial(researcher: PrivateKey, args: {trialId: string; protocol: Uint8Array | string; wait?: boolean}): Promise<TxSubmitted & {final: boolean}> {
-    const tx = buildTrialAmend({...args, chainId: this.chainId, nonce: await this.nonceOf(researcher)}, researcher)
-    return this.call("trial_amend", {tx: toHex(tx.serialize()), wait: args.wait ?? true})
+    return this.withTx(researcher, (nonce) =>
+      this.call("trial_amend", {tx: toHex(buildTrialAmend({...args, chainId: this.chainId, nonce}, researcher).serialize()), wait: args.wait ?? true}),
+    )
   }
 
   async publishTrialResult(
     researcher: PrivateKey,
     args: {trialId: string; results: Uint8Array | string; dataset?: Uint8Array | string | null; wait?: boolean},
   ): Promise<TxSubmitted & {final: boolean}> {
-    const tx = buildTrialResult({...args, chainId: this.chainId, nonce: await this.nonceOf(researcher)}, researcher)
-    return this.call("trial_result", {tx: toHex(tx.serialize()), wait: args.wait ?? true})
+    return this.withTx(researcher, (nonce) =>
+      this.call("trial_result", {tx: toHex(buildTrialResult({...args, chainId: this.chainId, nonce}, researcher).serialize()), wait: args.wait ?? true}),
+    )
   }
 
   async verifyTrial(args: {trialId: string; protocol?: string; results?: string; dataset?: string}): Promise<TrialVerifyResult> {

@@ -12,6 +12,13 @@ import {
 } from "@careledger/core"
 import type {CareLedgerClient} from "./client.js"
 
+/** What a TxSender needs of the node: the chain id and an account's next nonce (and, to send, tx_send). */
+export interface TxNode {
+  nodeInfo(): Promise<{chainId: string}>
+  getNonce(account: string): Promise<number>
+  sendTx?: CareLedgerClient["sendTx"]
+}
+
 export interface SentTx {
   hash: string
   tx: Transaction
@@ -24,28 +31,32 @@ export interface SentTx {
  */
 export class TxSender {
   readonly key: PrivateKey
-  private readonly client: CareLedgerClient
+  private readonly client: TxNode
   private chainId: string | undefined
   private nonce: number | undefined
 
-  constructor(client: CareLedgerClient, key: PrivateKey, options: {chainId?: string} = {}) {
+  constructor(client: TxNode, key: PrivateKey, options: {chainId?: string} = {}) {
     this.client = client
     this.key = key
     this.chainId = options.chainId
   }
 
+  /** Takes the next nonce of this key (asking the node only the first time and after a resync). */
+  async nextNonce(): Promise<number> {
+    if (this.nonce === undefined) this.nonce = await this.client.getNonce(this.key.id)
+    return this.nonce++
+  }
+
   /** Signs a transaction of any type with the next nonce, without sending it. */
   async build<T extends TxType>(type: T, payload: PayloadByType[T]): Promise<Transaction<T>> {
     this.chainId ??= (await this.client.nodeInfo()).chainId
-    if (this.nonce === undefined) this.nonce = await this.client.getNonce(this.key.id)
-    const tx = Transaction.sign({chainId: this.chainId, type, nonce: this.nonce, payload}, this.key)
-    this.nonce += 1
-    return tx
+    return Transaction.sign({chainId: this.chainId, type, nonce: await this.nextNonce(), payload}, this.key)
   }
 
   async send<T extends TxType>(type: T, payload: PayloadByType[T]): Promise<SentTx> {
     const tx = await this.build(type, payload)
     try {
+      if (this.client.sendTx === undefined) throw new TypeError("this sender's node client cannot send transactions")
       const {hash} = await this.client.sendTx(tx)
       return {hash, tx}
     } catch (err) {
@@ -59,8 +70,9 @@ export class TxSender {
     this.nonce = undefined
   }
 
-  registerIdentity(key: Uint8Array, role: Role): Promise<SentTx> {
-    return this.send(TxType.IdentityRegister, {key, role})
+  /** Enrols a key; a proxy (guardian, caregiver) names the patient it acts for. */
+  registerIdentity(key: Uint8Array, role: Role, patient?: Uint8Array): Promise<SentTx> {
+    return this.send(TxType.IdentityRegister, {key, role, ...(patient === undefined ? {} : {patient})})
   }
 
   revokeIdentity(key: Uint8Array): Promise<SentTx> {

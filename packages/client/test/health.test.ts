@@ -50,10 +50,10 @@ describe("client/health", () => {
   })
 
   it("signs read and audit requests under their own domains", () => {
-    const req = signReadRequest({chainId: "c", recordId: "r-1", purpose: Purpose.Research, breakGlass: true}, key)
+    const req = signReadRequest({chainId: "c", recordId: "r-1", custodian: "hosp-a", purpose: Purpose.Research, breakGlassReason: "unconscious"}, key)
     expect(verifySignature(key.publicKey, readRequestSigningBytes(req), req.signature)).to.equal(true)
     expect(verifySignature(key.publicKey, readRequestSigningBytes({...req, purpose: Purpose.Treatment}), req.signature)).to.equal(false)
-    expect(readRequestToJson(req)).to.include({chainId: "c", recordId: "r-1", purpose: "research", breakGlass: true, reader: key.id})
+    expect(readRequestToJson(req)).to.include({chainId: "c", recordId: "r-1", purpose: "research", custodian: "hosp-a", breakGlassReason: "unconscious", reader: key.id})
     expect(toHex(encodeReadRequest(req))).to.equal(toHex(encodeReadRequest({...req})))
     const audit = signAuditRequest({chainId: "c"}, key)
     expect(verifySignature(key.publicKey, auditRequestSigningBytes(audit), audit.signature)).to.equal(true)

@@ -21,6 +21,24 @@ export enum ConsentDecisionReason {
   ReaderRevoked = "READER_REVOKED",
   /** Break-glass was asked for by someone other than an active provider treating the patient. */
   BreakGlassNotPermitted = "BREAK_GLASS_NOT_PERMITTED",
+  /** The reader's role may not claim this purpose (a researcher claiming treatment). */
+  PurposeNotPermitted = "PURPOSE_NOT_PERMITTED",
+}
+
+/**
+ * Who may claim which purpose: the rule the consent check and the chain's check of `access.log`
+ * share. A patient reading their own record needs no purpose rule (self access).
+ */
+export const PURPOSES_BY_ROLE: Readonly<Record<Role, readonly Purpose[]>> = {
+  [Role.Provider]: [Purpose.Treatment, Purpose.Operations, Purpose.Payment, Purpose.PublicHealth],
+  [Role.Lab]: [Purpose.Treatment, Purpose.Operations, Purpose.PublicHealth],
+  [Role.Researcher]: [Purpose.Research, Purpose.PublicHealth],
+  [Role.Proxy]: [Purpose.Treatment, Purpose.Payment],
+  [Role.Patient]: [],
+}
+
+export function mayClaimPurpose(role: Role, purpose: Purpose): boolean {
+  return PURPOSES_BY_ROLE[role].includes(purpose)
 }
 
 export interface AccessInput {
@@ -36,7 +54,12 @@ export interface AccessInput {
    */
   consents: readonly ConsentRecord[]
   purpose: Purpose
-  /** Unix ms the decision is made for (the finalized head's time or the request time). */
+  /**
+   * The finalized height the decision is made as of: enrolments, revocations, consents and erasures
+   * recorded after it do not count yet, so a decision re-checked a few blocks later gives the same answer.
+   */
+  height: number
+  /** Block time (unix ms) of that height: consent expiry is judged at it. */
   at: number
   /** Emergency access asked for: released without consent to an active provider for treatment, flagged. */
   breakGlass: boolean
@@ -67,19 +90,28 @@ const deny = (reason: ConsentDecisionReason, consentId: string | null = null): A
  * expired or revoked), which is what a patient or an operator needs to fix it.
  */
 export function decideAccess(input: AccessInput): AccessDecision {
-  const {record, readerIdentity: reader} = input
+  const {readerIdentity: reader, height} = input
+  // A fact without a height counts as already happened (records always carry one; this is the safe side).
+  const happened = (at: number | null): boolean => at === null || at <= height
+  const record = input.record !== undefined && input.record.createdAt <= height ? input.record : undefined
   if (record === undefined) return deny(ConsentDecisionReason.RecordUnknown)
-  if (record.erased) return deny(ConsentDecisionReason.RecordErased)
-  if (reader === undefined || reader.id !== input.reader) return deny(ConsentDecisionReason.ReaderUnknown)
-  if (reader.revoked) return deny(ConsentDecisionReason.ReaderRevoked)
+  if (record.erased && happened(record.erasedAt)) return deny(ConsentDecisionReason.RecordErased)
+  if (reader === undefined || reader.id !== input.reader || reader.registeredAt > height) return deny(ConsentDecisionReason.ReaderUnknown)
+  if (reader.revoked && happened(reader.revokedAt)) return deny(ConsentDecisionReason.ReaderRevoked)
   if (reader.id === record.patient) return {allowed: true, kind: AccessDecisionKind.Release, reason: ConsentDecisionReason.SelfAccess, consentId: null}
+  if (!mayClaimPurpose(reader.role, input.purpose)) {
+    if (input.breakGlass) return deny(ConsentDecisionReason.BreakGlassNotPermitted)
+    // Another patient's record: no consent can name a patient, so say so rather than blame the purpose.
+    return deny(reader.role === Role.Patient ? ConsentDecisionReason.NoConsent : ConsentDecisionReason.PurposeNotPermitted)
+  }
 
+  const revoked = (c: ConsentRecord): boolean => c.revoked && happened(c.revokedAt)
   const forReader = input.consents
-    .filter((c) => c.patient === record.patient && coversReader(c, reader))
+    .filter((c) => c.patient === record.patient && c.grantedAt <= height && coversReader(c, reader, record.patient))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   const inScope = forReader.filter((c) => inConsentScope(c, record))
   const forPurpose = inScope.filter((c) => c.purposes.includes(input.purpose))
-  const valid = forPurpose.find((c) => !c.revoked && input.at <= c.expiresAt)
+  const valid = forPurpose.find((c) => !revoked(c) && input.at <= c.expiresAt)
   if (valid !== undefined) return {allowed: true, kind: AccessDecisionKind.Release, reason: ConsentDecisionReason.ConsentOk, consentId: valid.id}
 
   if (input.breakGlass) {
@@ -88,7 +120,7 @@ export function decideAccess(input: AccessInput): AccessDecision {
     }
     return deny(ConsentDecisionReason.BreakGlassNotPermitted)
   }
-  const expired = forPurpose.find((c) => !c.revoked)
+  const expired = forPurpose.find((c) => !revoked(c))
   if (expired !== undefined) return deny(ConsentDecisionReason.ConsentExpired, expired.id)
   if (forPurpose.length > 0) return deny(ConsentDecisionReason.ConsentRevoked, forPurpose[0]!.id)
   if (inScope.length > 0) return deny(ConsentDecisionReason.PurposeMismatch)
@@ -96,11 +128,17 @@ export function decideAccess(input: AccessInput): AccessDecision {
   return deny(ConsentDecisionReason.NoConsent)
 }
 
-function coversReader(consent: ConsentRecord, reader: IdentityRecord): boolean {
-  if (consent.grantee.kind === "person") return consent.grantee.key === reader.id
+/** A grant to a person covers that person (a proxy only while linked to the granting patient); a hospital grant covers its staff. */
+function coversReader(consent: ConsentRecord, reader: IdentityRecord, patient: string): boolean {
+  if (consent.grantee.kind === "person") return consent.grantee.key === reader.id && (reader.role !== Role.Proxy || reader.patient === patient)
   return consent.grantee.hospital === reader.hospital && HOSPITAL_STAFF.includes(reader.role)
 }
 
+/**
+ * A consent covers a record it names by id, or whose resource type it lists. A `Bundle` record is one
+ * record of type Bundle: only a scope naming "Bundle" (or its record id) covers it, whatever resource
+ * types are inside, so a consent to Observations never releases a Bundle that also holds Conditions.
+ */
 function inConsentScope(consent: ConsentRecord, record: RecordAnchor): boolean {
   return consent.scope.kind === "records"
     ? consent.scope.recordIds.includes(record.recordId)
@@ -115,6 +153,8 @@ export interface AccessRequest {
   /** The reader's public key or its hex account id. */
   reader: Uint8Array | string
   purpose: Purpose
+  /** The finalized height (and its block time) the decision is made as of. */
+  height: number
   at: number
   breakGlass?: boolean
 }
@@ -138,6 +178,7 @@ export async function checkAccess(state: StateReader, request: AccessRequest): P
     readerIdentity,
     consents,
     purpose: request.purpose,
+    height: request.height,
     at: request.at,
     breakGlass: request.breakGlass ?? false,
   })

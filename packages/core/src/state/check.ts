@@ -3,7 +3,8 @@ import {accountId} from "../crypto/keys.js"
 import type {Transaction} from "../tx/transaction.js"
 import {TxError, TxErrorCode} from "../tx/errors.js"
 import {MAX_RECORD_VERSION} from "../tx/payload.js"
-import {Role, TxType, type PayloadByType} from "../tx/types.js"
+import {AccessDecisionKind, Role, TxType, type PayloadByType} from "../tx/types.js"
+import {checkLoggedDecision, checkPersonGrantee} from "./grants.js"
 import type {StateReader} from "./types.js"
 import type {StateWriter} from "./overlay.js"
 import {accessLogSeq} from "./keys.js"
@@ -145,8 +146,15 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
     if (existing !== undefined) {
       fail(TxErrorCode.CONFLICT, existing.revoked ? `${account} was revoked and cannot be enrolled again` : `${account} is already enrolled`)
     }
+    let patient: string | null = null
+    if (payload.patient !== undefined) {
+      patient = accountId(payload.patient)
+      const linked = await loadIdentity(reader, patient)
+      if (linked === undefined || linked.role !== Role.Patient) fail(TxErrorCode.NOT_FOUND, `a proxy's patient ${patient} is not an enrolled patient`)
+      if (linked.revoked) fail(TxErrorCode.CONFLICT, `patient ${patient} is revoked`)
+    }
     return (writer) =>
-      putIdentity(writer, {id: account, role: payload.role, hospital: hospital.id, revoked: false, registeredAt: ctx.height, revokedAt: null})
+      putIdentity(writer, {id: account, role: payload.role, hospital: hospital.id, patient, revoked: false, registeredAt: ctx.height, revokedAt: null})
   },
 
   [TxType.IdentityRevoke]: async (reader, {payload, sender, ctx}) => {
@@ -219,7 +227,7 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
         ? ({kind: "person", key: accountId(payload.grantee.key)} as const)
         : ({kind: "hospital", hospital: payload.grantee.hospital} as const)
     if (grantee.kind === "person") {
-      if ((await loadIdentity(reader, grantee.key)) === undefined) fail(TxErrorCode.NOT_FOUND, `grantee ${grantee.key} is not enrolled`)
+      checkPersonGrantee(await loadIdentity(reader, grantee.key), grantee.key, patient.id, payload.purposes)
     } else if ((await loadHospital(reader, grantee.hospital)) === undefined) {
       fail(TxErrorCode.NOT_FOUND, `grantee hospital ${grantee.hospital} does not exist`)
     }
@@ -267,11 +275,7 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
     if (record === undefined) fail(TxErrorCode.NOT_FOUND, `record ${payload.recordId} does not exist`)
     if (record.custodian !== hospital.id) fail(TxErrorCode.UNAUTHORIZED, `only the custodian ${record.custodian} logs access to ${payload.recordId}`)
     if ((await loadHospital(reader, payload.via)) === undefined) fail(TxErrorCode.NOT_FOUND, `hospital ${payload.via} does not exist`)
-    if (payload.consentId !== null) {
-      const consent = await loadConsent(reader, payload.consentId)
-      if (consent === undefined) fail(TxErrorCode.NOT_FOUND, `consent ${payload.consentId} does not exist`)
-      if (consent.patient !== record.patient) fail(TxErrorCode.CONFLICT, `consent ${payload.consentId} is not from the record's patient`)
-    }
+    await checkLoggedDecision(reader, payload, ctx)
     return (writer, position) =>
       putAccessLog(writer, accessLogSeq(ctx.height, position.index), {
         txHash: hash,
@@ -286,6 +290,7 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
         via: payload.via,
         loggedBy: sender.account,
         height: ctx.height,
+        note: payload.breakGlassReason,
       })
   },
 
@@ -299,9 +304,25 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
       fail(TxErrorCode.UNAUTHORIZED, `the custodian may erase ${payload.recordId} only under a stated legal basis`)
     }
     if (record.erased) fail(TxErrorCode.CONFLICT, `record ${payload.recordId} is already erased`)
-    return (writer) => {
+    return (writer, position) => {
       putRecord(writer, {...record, erased: true, erasedAt: ctx.height, updatedAt: ctx.height})
       putErasure(writer, {recordId: payload.recordId, erasedBy: sender.account, legalBasis: payload.legalBasis, height: ctx.height, txHash: hash})
+      // The erasure is part of the patient's trail, next to the reads it ends.
+      putAccessLog(writer, accessLogSeq(ctx.height, position.index), {
+        txHash: hash,
+        recordId: payload.recordId,
+        patient: record.patient,
+        reader: sender.account,
+        purpose: null,
+        decision: AccessDecisionKind.Erase,
+        reason: byPatient ? "PATIENT_REQUEST" : "CUSTODIAN_LEGAL_BASIS",
+        consentId: null,
+        at: ctx.timestamp,
+        via: record.custodian,
+        loggedBy: sender.account,
+        height: ctx.height,
+        note: payload.legalBasis,
+      })
     }
   },
 

@@ -28,16 +28,16 @@ export class StateOverlay implements StateReader, StateWriter {
     return value
   }
 
-  async keys(prefix: string, limit: number): Promise<string[]> {
+  async keys(prefix: string, limit: number, after?: string): Promise<string[]> {
     let deleted = 0
     const added: string[] = []
     for (const [key, value] of this.pending) {
-      if (!key.startsWith(prefix)) continue
+      if (!key.startsWith(prefix) || (after !== undefined && key <= after)) continue
       if (value === null) deleted++
       else added.push(key)
     }
     // Ask the base for enough keys that dropping the deleted ones still leaves `limit`.
-    const base = await this.base.keys(prefix, limit + deleted)
+    const base = await this.base.keys(prefix, limit + deleted, after)
     const merged = new Set<string>()
     for (const key of base) if (this.pending.get(key) !== null) merged.add(key)
     for (const key of added) merged.add(key)
@@ -66,9 +66,9 @@ export class MemoryState implements StateReader {
     return this.entries.get(key)
   }
 
-  async keys(prefix: string, limit: number): Promise<string[]> {
+  async keys(prefix: string, limit: number, after?: string): Promise<string[]> {
     const keys: string[] = []
-    for (const key of this.entries.keys()) if (key.startsWith(prefix)) keys.push(key)
+    for (const key of this.entries.keys()) if (key.startsWith(prefix) && (after === undefined || key > after)) keys.push(key)
     return keys.sort(compareKeys).slice(0, limit)
   }
 

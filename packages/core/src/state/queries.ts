@@ -100,10 +100,28 @@ export function getConsent(state: StateReader, consentId: string): Promise<Conse
 
 export type AccessLogQuery = {patient: Account} | {recordId: string}
 
-/** Access-log entries of a patient or a record, newest first. */
-export function listAccessLog(state: StateReader, query: AccessLogQuery, limit?: number): Promise<AccessLogEntry[]> {
+export interface AccessLogPage {
+  /** Newest first. */
+  entries: AccessLogEntry[]
+  /** Pass as `cursor` to get the next (older) page; null when this page reached the oldest entry. */
+  next: string | null
+}
+
+/** A cursor is the fixed-width sequence of the last entry of the previous page. */
+export const ACCESS_LOG_CURSOR = /^[0-9]{16}$/
+
+/**
+ * One page of a patient's or a record's trail, newest first. Pages never skip or repeat an entry, so
+ * following `next` to null yields the whole trail (an accounting of disclosures has no cap).
+ */
+export async function listAccessLog(state: StateReader, query: AccessLogQuery, page: {limit?: number; cursor?: string} = {}): Promise<AccessLogPage> {
   const prefix = "patient" in query ? StateKeys.accessLogByPatientPrefix(account(query.patient)) : StateKeys.accessLogByRecordPrefix(query.recordId)
-  return loadAccessLogByIndex(state, prefix, clampLimit(limit))
+  if (page.cursor !== undefined && !ACCESS_LOG_CURSOR.test(page.cursor)) throw new TypeError("cursor must be the 16-digit sequence a previous page returned")
+  const limit = clampLimit(page.limit)
+  // One more than asked tells whether an older page exists.
+  const found = await loadAccessLogByIndex(state, prefix, limit + 1, page.cursor)
+  const shown = found.slice(0, limit)
+  return {entries: shown.map((f) => f.entry), next: found.length > limit ? shown[shown.length - 1]!.seq : null}
 }
 
 export async function getTrial(state: StateReader, trialId: string): Promise<TrialRecord | undefined> {

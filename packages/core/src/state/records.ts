@@ -12,6 +12,8 @@ export interface IdentityRecord {
   role: Role
   /** Id of the enrolling hospital. */
   hospital: string
+  /** For a proxy, the hex key of the patient it acts for; null for every other role. */
+  patient: string | null
   revoked: boolean
   registeredAt: number
   revokedAt: number | null
@@ -72,23 +74,30 @@ export interface ConsentRecord {
   revokedAt: number | null
 }
 
+/**
+ * One entry of a patient's trail: a read decision (`access.log`, checked by the chain against state)
+ * or an erasure (decision `erase`, written by the chain when `record.erase` executes).
+ */
 export interface AccessLogEntry {
-  /** Hex hash of the access.log transaction. */
+  /** Hex hash of the access.log (or record.erase) transaction. */
   txHash: string
   recordId: string
   patient: string
-  /** Hex public key of the reader. */
+  /** Hex public key of the reader (for an erasure: whoever erased). */
   reader: string
-  purpose: Purpose
+  /** The purpose claimed; null for an erasure. */
+  purpose: Purpose | null
   decision: AccessDecisionKind
   reason: string
   consentId: string | null
-  /** Unix ms of the access as reported by the custodian. */
+  /** Block time (unix ms) of the finalized state the decision was made from; for an erasure, its block's time. */
   at: number
   via: string
-  /** Hex key of the node that wrote the entry. */
+  /** Hex key of the node (or patient) that wrote the entry. */
   loggedBy: string
   height: number
+  /** Break-glass: the reader's stated reason. Erasure by the custodian: the legal basis. Otherwise null. */
+  note: string | null
 }
 
 export interface ErasureRecord {

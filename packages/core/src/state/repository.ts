@@ -151,10 +151,21 @@ export function putAccessLog(writer: StateWriter, seq: string, entry: AccessLogE
   writer.set(StateKeys.accessLogByRecord(entry.recordId, seq), INDEX_MARK)
 }
 
-export async function loadAccessLogByIndex(reader: StateReader, prefix: string, limit: number): Promise<AccessLogEntry[]> {
-  const keys = await reader.keys(prefix, limit)
-  const entries = await Promise.all(keys.map((key) => getValue<AccessLogEntry>(reader, StateKeys.accessLog(lastComponent(key)))))
-  return entries.filter((e): e is AccessLogEntry => e !== undefined)
+/** Entries under an index prefix, newest first, each with its sequence (the paging cursor), after `afterSeq` when given. */
+export async function loadAccessLogByIndex(
+  reader: StateReader,
+  prefix: string,
+  limit: number,
+  afterSeq?: string,
+): Promise<Array<{seq: string; entry: AccessLogEntry}>> {
+  const keys = await reader.keys(prefix, limit, afterSeq === undefined ? undefined : `${prefix}${afterSeq}`)
+  const found = await Promise.all(
+    keys.map(async (key) => {
+      const seq = lastComponent(key)
+      return {seq, entry: await getValue<AccessLogEntry>(reader, StateKeys.accessLog(seq))}
+    }),
+  )
+  return found.filter((f): f is {seq: string; entry: AccessLogEntry} => f.entry !== undefined)
 }
 
 // ---- trials --------------------------------------------------------------------------------

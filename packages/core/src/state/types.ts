@@ -6,8 +6,8 @@
 /** Read access to state as of some block. Implemented by the store and by overlays. */
 export interface StateReader {
   get(key: string): Promise<Uint8Array | undefined>
-  /** StateKeys with `prefix`, in ascending key order, at most `limit` of them. */
-  keys(prefix: string, limit: number): Promise<string[]>
+  /** StateKeys with `prefix`, in ascending key order, at most `limit` of them, all after `after` when given (cursor paging). */
+  keys(prefix: string, limit: number, after?: string): Promise<string[]>
 }
 
 /** Pending state changes of one block; `null` deletes the key. */

@@ -458,9 +458,10 @@ class CommittedState implements StateReader {
     if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value as string)
   }
 
-  async keys(prefix: string, limit: number): Promise<string[]> {
+  async keys(prefix: string, limit: number, after?: string): Promise<string[]> {
     if (limit <= 0) return []
-    const entries = await this.repo.entries({prefix: stringCodec.encode(prefix), limit})
+    // "\0" sorts before every other key character, so `after + "\0"` is the first key past `after`.
+    const entries = await this.repo.entries({prefix: stringCodec.encode(prefix), limit, ...(after === undefined ? {} : {gte: `${after}\0`})})
     return entries.map((entry) => entry.key)
   }
 }

@@ -3,7 +3,10 @@ import {PUBLIC_KEY_LENGTH} from "../crypto/keys.js"
 import {TxError, TxErrorCode} from "./errors.js"
 import {
   AccessDecisionKind,
+  LOGGED_DECISIONS,
+  PURPOSES,
   Purpose,
+  ROLES,
   Role,
   TxType,
   type AccessLogPayload,
@@ -26,6 +29,12 @@ import {
 /** Opaque ids (records, trials, access-log reasons): 1..64 chars of [A-Za-z0-9._-]. */
 export const MAX_ID_LENGTH = 64
 export const ID_PATTERN = /^[A-Za-z0-9._-]+$/
+/** A whole record (or trial) id: the one pattern the node, the vault, the RPC and the chain use. */
+export const RECORD_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+
+export function isRecordId(value: unknown): value is string {
+  return typeof value === "string" && RECORD_ID_PATTERN.test(value)
+}
 /** Hospital ids are shorter and lowercase, matching genesis ("hosp-a"). */
 export const MAX_HOSPITAL_ID_LENGTH = 32
 export const HOSPITAL_ID_PATTERN = /^[a-z0-9-]+$/
@@ -69,9 +78,11 @@ export const FHIR_R4_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   "TestScript", "ValueSet", "VerificationResult", "VisionPrescription",
 ])
 
-const ROLES: ReadonlySet<string> = new Set(Object.values(Role))
-const PURPOSES: ReadonlySet<string> = new Set(Object.values(Purpose))
-const DECISIONS: ReadonlySet<string> = new Set(Object.values(AccessDecisionKind))
+const ROLE_SET: ReadonlySet<string> = new Set(ROLES)
+const PURPOSE_SET: ReadonlySet<string> = new Set(PURPOSES)
+const DECISIONS: ReadonlySet<string> = new Set(LOGGED_DECISIONS)
+/** Longest break-glass reason ("unconscious in ED, suspected overdose"), free text without control characters. */
+export const MAX_BREAK_GLASS_REASON_LENGTH = 256
 const CONSENT_ID_PATTERN = /^[0-9a-f]{64}$/
 
 /**
@@ -82,18 +93,23 @@ const CONSENT_ID_PATTERN = /^[0-9a-f]{64}$/
 export function parsePayload<T extends TxType>(type: T, payload: unknown): PayloadByType[T] {
   const parser = Object.hasOwn(PARSERS, type) ? (PARSERS[type] as (raw: Fields) => PayloadByType[T]) : undefined
   if (parser === undefined) throw new TxError(TxErrorCode.UNKNOWN_TYPE, `unknown transaction type ${JSON.stringify(type)}`)
-  return parser(fieldsOf(payload, type, PAYLOAD_KEYS[type]))
+  return parser(fieldsOf(payload, type, PAYLOAD_KEYS[type], OPTIONAL_KEYS[type]))
+}
+
+/** Keys that may be absent (never null: absence is the one encoding of "not given"). */
+const OPTIONAL_KEYS: Partial<Record<TxType, readonly string[]>> = {
+  [TxType.IdentityRegister]: ["patient"],
 }
 
 type Fields = Record<string, unknown>
 
 const PAYLOAD_KEYS: {[K in TxType]: readonly (keyof PayloadByType[K] & string)[]} = {
-  [TxType.IdentityRegister]: ["key", "role"],
+  [TxType.IdentityRegister]: ["key", "role", "patient"],
   [TxType.IdentityRevoke]: ["key"],
   [TxType.RecordAnchor]: ["recordId", "patient", "resourceType", "custodian", "contentHash", "version", "previous"],
   [TxType.ConsentGrant]: ["grantee", "scope", "purposes", "expiresAt"],
   [TxType.ConsentRevoke]: ["consentId"],
-  [TxType.AccessLog]: ["recordId", "reader", "purpose", "decision", "reason", "consentId", "at", "via"],
+  [TxType.AccessLog]: ["recordId", "reader", "purpose", "decision", "reason", "consentId", "height", "at", "via", "breakGlassReason"],
   [TxType.RecordErase]: ["recordId", "legalBasis"],
   [TxType.TrialRegister]: ["trialId", "protocolHash"],
   [TxType.TrialAmend]: ["trialId", "protocolHash"],
@@ -102,10 +118,13 @@ const PAYLOAD_KEYS: {[K in TxType]: readonly (keyof PayloadByType[K] & string)[]
 }
 
 const PARSERS: {[K in TxType]: (raw: Fields) => PayloadByType[K]} = {
-  [TxType.IdentityRegister]: (p): IdentityRegisterPayload => ({
-    key: bytesField(p, "key", PUBLIC_KEY_LENGTH),
-    role: enumField(p, "role", ROLES) as Role,
-  }),
+  [TxType.IdentityRegister]: (p): IdentityRegisterPayload => {
+    const role = enumField(p, "role", ROLE_SET) as Role
+    const hasPatient = Object.hasOwn(p, "patient")
+    if ((role === Role.Proxy) !== hasPatient) throw badPayload("patient", "a proxy names the patient it acts for; no other role does")
+    const key = bytesField(p, "key", PUBLIC_KEY_LENGTH)
+    return hasPatient ? {key, role, patient: bytesField(p, "patient", PUBLIC_KEY_LENGTH)} : {key, role}
+  },
   [TxType.IdentityRevoke]: (p): IdentityRevokePayload => ({key: bytesField(p, "key", PUBLIC_KEY_LENGTH)}),
   [TxType.RecordAnchor]: (p): RecordAnchorPayload => {
     const version = intField(p, "version", 1, MAX_RECORD_VERSION)
@@ -126,19 +145,21 @@ const PARSERS: {[K in TxType]: (raw: Fields) => PayloadByType[K]} = {
   [TxType.ConsentGrant]: (p): ConsentGrantPayload => ({
     grantee: granteeField(p["grantee"]),
     scope: scopeField(p["scope"]),
-    purposes: listField(p, "purposes", (value, field) => enumValue(value, field, PURPOSES) as Purpose),
+    purposes: listField(p, "purposes", (value, field) => enumValue(value, field, PURPOSE_SET) as Purpose),
     expiresAt: intField(p, "expiresAt", 0, Number.MAX_SAFE_INTEGER),
   }),
   [TxType.ConsentRevoke]: (p): ConsentRevokePayload => ({consentId: consentIdField(p, "consentId")}),
   [TxType.AccessLog]: (p): AccessLogPayload => ({
     recordId: idField(p, "recordId"),
     reader: bytesField(p, "reader", PUBLIC_KEY_LENGTH),
-    purpose: enumField(p, "purpose", PURPOSES) as Purpose,
+    purpose: enumField(p, "purpose", PURPOSE_SET) as Purpose,
     decision: enumField(p, "decision", DECISIONS) as AccessDecisionKind,
     reason: idField(p, "reason"),
     consentId: p["consentId"] === null ? null : consentIdField(p, "consentId"),
+    height: intField(p, "height", 0, Number.MAX_SAFE_INTEGER),
     at: intField(p, "at", 0, Number.MAX_SAFE_INTEGER),
     via: hospitalIdField(p, "via"),
+    breakGlassReason: p["breakGlassReason"] === null ? null : textField(p, "breakGlassReason", MAX_BREAK_GLASS_REASON_LENGTH),
   }),
   [TxType.RecordErase]: (p): RecordErasePayload => ({
     recordId: idField(p, "recordId"),
@@ -174,7 +195,7 @@ function tooLarge(field: string, message: string): TxError {
 }
 
 /** A plain map with exactly `keys` (a canonical decoder yields plain objects; anything else is wrong). */
-function fieldsOf(value: unknown, field: string, keys: readonly string[]): Fields {
+function fieldsOf(value: unknown, field: string, keys: readonly string[], optional: readonly string[] = []): Fields {
   if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
     throw badPayload(field, "must be a map")
   }
@@ -185,7 +206,7 @@ function fieldsOf(value: unknown, field: string, keys: readonly string[]): Field
     if (!keys.includes(key)) throw badPayload(`${field}.${key}`, "unexpected field")
   }
   for (const key of keys) {
-    if (!Object.hasOwn(value, key)) throw badPayload(`${field}.${key}`, "missing field")
+    if (!Object.hasOwn(value, key) && !optional.includes(key)) throw badPayload(`${field}.${key}`, "missing field")
   }
   return value as Fields
 }

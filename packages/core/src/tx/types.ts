@@ -24,7 +24,11 @@ export enum Role {
   Lab = "lab",
   Researcher = "researcher",
   Patient = "patient",
+  /** A guardian or caregiver acting for one patient (a minor, a dependent adult); linked at enrolment. */
+  Proxy = "proxy",
 }
+
+export const ROLES: readonly Role[] = Object.values(Role)
 
 export enum Purpose {
   Treatment = "treatment",
@@ -34,16 +38,26 @@ export enum Purpose {
   Payment = "payment",
 }
 
+/** Every purpose a read may claim: the one list the node, the client and the chain share. */
+export const PURPOSES: readonly Purpose[] = Object.values(Purpose)
+
 export enum AccessDecisionKind {
   Release = "release",
   Deny = "deny",
   BreakGlass = "break-glass",
+  /** Not a read decision: the trail entry the chain writes when a record is erased. */
+  Erase = "erase",
 }
+
+/** The decisions an `access.log` may carry (erasure entries are written by the chain itself). */
+export const LOGGED_DECISIONS: readonly AccessDecisionKind[] = [AccessDecisionKind.Release, AccessDecisionKind.Deny, AccessDecisionKind.BreakGlass]
 
 export interface IdentityRegisterPayload {
   /** The enrolled person's or system's public key (32 bytes). */
   key: Uint8Array
   role: Role
+  /** The patient a proxy acts for: present exactly when `role` is proxy. */
+  patient?: Uint8Array
 }
 
 export interface IdentityRevokePayload {
@@ -94,10 +108,14 @@ export interface AccessLogPayload {
   reason: string
   /** The consent that allowed a release, if any. */
   consentId: string | null
-  /** Unix milliseconds of the access. */
+  /** The finalized height whose state the decision was made from (before this entry's block). */
+  height: number
+  /** Block time of that height (unix ms): consent expiry is judged at it. */
   at: number
   /** Hospital id of the node that served (or refused) the request on the reader's behalf. */
   via: string
+  /** The reader's stated reason when they asked for break-glass; null for an ordinary request. */
+  breakGlassReason: string | null
 }
 
 export interface RecordErasePayload {

@@ -23,7 +23,7 @@ describe("state/access: consent decisions on finalized state", function () {
   })
 
   const ask = (reader: {publicKey: Uint8Array}, recordId: string, purpose = Purpose.Treatment, breakGlass = false, at = T) =>
-    checkAccess(e.chain.state, {recordId, reader: reader.publicKey, purpose, at, breakGlass})
+    checkAccess(e.chain.state, {recordId, reader: reader.publicKey, purpose, height: e.chain.height, at, breakGlass})
 
   async function grant(payload: Partial<{grantee: unknown; scope: unknown; purposes: Purpose[]; expiresAt: number}> = {}): Promise<string> {
     const tx = await e.chain.submit(e.patient, TxType.ConsentGrant, {
@@ -45,7 +45,7 @@ describe("state/access: consent decisions on finalized state", function () {
   it("releases to the person a grant names, and to nobody else", async function () {
     const id = await grant()
     expect(await ask(e.providerB, "rec-obs")).to.deep.equal({allowed: true, kind: AccessDecisionKind.Release, reason: ConsentDecisionReason.ConsentOk, consentId: id})
-    expect(await ask(e.researcherB, "rec-obs", Purpose.Treatment)).to.include({allowed: false, reason: ConsentDecisionReason.NoConsent})
+    expect(await ask(e.researcherB, "rec-obs", Purpose.Research)).to.include({allowed: false, reason: ConsentDecisionReason.NoConsent})
   })
 
   it("a grant to a whole hospital covers its active providers, labs and researchers", async function () {
@@ -70,9 +70,9 @@ describe("state/access: consent decisions on finalized state", function () {
   })
 
   it("denies a purpose the grant does not name", async function () {
-    await grant({purposes: [Purpose.Research]})
+    await grant({purposes: [Purpose.Operations]})
     expect(await ask(e.providerB, "rec-obs", Purpose.Treatment)).to.include({allowed: false, reason: ConsentDecisionReason.PurposeMismatch})
-    expect(await ask(e.providerB, "rec-obs", Purpose.Research)).to.include({allowed: true})
+    expect(await ask(e.providerB, "rec-obs", Purpose.Operations)).to.include({allowed: true})
   })
 
   it("denies after expiry", async function () {
@@ -127,14 +127,15 @@ describe("state/access: consent decisions on finalized state", function () {
       decision: decision.kind,
       reason: decision.reason,
       consentId: decision.consentId,
-      at: T,
+      ...e.chain.decidedNow(),
       via: "hosp-b",
+      breakGlassReason: null,
     })
     const {listAccessLog} = await import("../../src/index.js")
-    const byPatient = await listAccessLog(e.chain.state, {patient: e.patient.publicKey}, 10)
+    const byPatient = (await listAccessLog(e.chain.state, {patient: e.patient.publicKey}, {limit: 10})).entries
     expect(byPatient).to.have.length(1)
     expect(byPatient[0]).to.include({recordId: "rec-obs", reader: e.providerB.id, reason: "CONSENT_OK", consentId: id, via: "hosp-b"})
-    expect(await listAccessLog(e.chain.state, {recordId: "rec-obs"}, 10)).to.deep.equal(byPatient)
+    expect((await listAccessLog(e.chain.state, {recordId: "rec-obs"}, {limit: 10})).entries).to.deep.equal(byPatient)
   })
 })
 
@@ -143,14 +144,14 @@ describe("state/access: decideAccess is pure", function () {
     recordId: "r1", patient: "aa".repeat(32), resourceType: "Observation", custodian: "hosp-a", version: 1,
     contentHash: Buffer.from(hash32("x")).toString("hex"), createdAt: 1, updatedAt: 1, erased: false, erasedAt: null,
   }
-  const reader: IdentityRecord = {id: "bb".repeat(32), role: Role.Provider, hospital: "hosp-b", revoked: false, registeredAt: 1, revokedAt: null}
+  const reader: IdentityRecord = {id: "bb".repeat(32), role: Role.Provider, hospital: "hosp-b", patient: null, revoked: false, registeredAt: 1, revokedAt: null}
   const consent = (over: Partial<ConsentRecord>): ConsentRecord => ({
     id: "01".repeat(32), patient: record.patient, grantee: {kind: "hospital", hospital: "hosp-b"},
     scope: {kind: "resource-types", resourceTypes: ["Observation"]}, purposes: [Purpose.Treatment],
     expiresAt: 1000, grantedAt: 1, revoked: false, revokedAt: null, ...over,
   })
   const input = (over: Partial<AccessInput>): AccessInput => ({
-    record, reader: reader.id, readerIdentity: reader, consents: [], purpose: Purpose.Treatment, at: 500, breakGlass: false, ...over,
+    record, reader: reader.id, readerIdentity: reader, consents: [], purpose: Purpose.Treatment, height: 10, at: 500, breakGlass: false, ...over,
   })
 
   it("ignores consents of other patients and prefers a valid one over a revoked one", function () {

@@ -84,13 +84,18 @@ export class TestChain {
     return tx
   }
 
+  /** The finalized height and its block time: what a custodian decides (and logs) as of. */
+  decidedNow(): {height: number; at: number} {
+    return {height: this.height, at: GENESIS_TIME + this.height * BLOCK_MS}
+  }
+
   check(tx: Transaction): Promise<void> {
     return checkTx(this.state, tx, this.context())
   }
 
-  async enrol(hospital: string, name: string, role: Role): Promise<PrivateKey> {
+  async enrol(hospital: string, name: string, role: Role, patient?: PrivateKey): Promise<PrivateKey> {
     const key = keyOf(name)
-    await this.submit(keyOf(hospital), TxType.IdentityRegister, {key: key.publicKey, role})
+    await this.submit(keyOf(hospital), TxType.IdentityRegister, {key: key.publicKey, role, ...(patient === undefined ? {} : {patient: patient.publicKey})})
     return key
   }
 

@@ -36,15 +36,17 @@ describe("state/queries: read helpers for the node and RPC", function () {
     const e = await populated()
     await e.chain.anchor(e.provider, "rec-1", e.patient)
     await e.chain.anchor(e.provider, "rec-2", e.patient)
-    for (const [i, recordId] of ["rec-1", "rec-2", "rec-1"].entries()) {
+    const order: number[] = []
+    for (const recordId of ["rec-1", "rec-2", "rec-1"]) {
       await e.chain.submit(e.hospA, TxType.AccessLog, {
-        recordId, reader: e.providerB.publicKey, purpose: Purpose.Treatment, decision: AccessDecisionKind.Deny, reason: "NO_CONSENT", consentId: null, at: GENESIS_TIME + i, via: "hosp-b",
+        recordId, reader: e.providerB.publicKey, purpose: Purpose.Treatment, decision: AccessDecisionKind.Deny, reason: "NO_CONSENT", consentId: null, ...e.chain.decidedNow(), via: "hosp-b", breakGlassReason: null,
       })
+      order.push(e.chain.height)
     }
-    const all = await listAccessLog(e.chain.state, {patient: e.patient.publicKey})
-    expect(all.map((x) => [x.recordId, x.at - GENESIS_TIME])).to.deep.equal([["rec-1", 2], ["rec-2", 1], ["rec-1", 0]])
-    expect((await listAccessLog(e.chain.state, {recordId: "rec-1"}, 1)).map((x) => x.at - GENESIS_TIME)).to.deep.equal([2])
-    expect(await listAccessLog(e.chain.state, {patient: e.otherPatient.publicKey})).to.deep.equal([])
+    const all = (await listAccessLog(e.chain.state, {patient: e.patient.publicKey})).entries
+    expect(all.map((x) => [x.recordId, x.height])).to.deep.equal([["rec-1", order[2]], ["rec-2", order[1]], ["rec-1", order[0]]])
+    expect((await listAccessLog(e.chain.state, {recordId: "rec-1"}, {limit: 1})).entries.map((x) => x.height)).to.deep.equal([order[2]])
+    expect((await listAccessLog(e.chain.state, {patient: e.otherPatient.publicKey})).entries).to.deep.equal([])
   })
 
   it("answers identities, hospitals, nonces and unknown ids", async function () {

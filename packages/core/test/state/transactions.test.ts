@@ -227,8 +227,9 @@ function logPayload(e: Env): PayloadByType[TxType.AccessLog] {
     decision: "release" as PayloadByType[TxType.AccessLog]["decision"],
     reason: "CONSENT_OK",
     consentId: e.consentId,
-    at: 1_700_000_100_000,
+    ...e.chain.decidedNow(),
     via: "hosp-b",
+    breakGlassReason: null,
   }
 }
 

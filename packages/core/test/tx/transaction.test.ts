@@ -29,7 +29,7 @@ const txArb = fc.oneof(
     Transaction.sign({chainId: "c", type: TxType.TrialRegister, nonce, payload: {trialId: id, protocolHash: hash}}, key),
   ),
   fc.record({who: bytes32, role: fc.constantFrom(...Object.values(Role)), nonce: fc.nat()}).map(({who, role, nonce}) =>
-    Transaction.sign({chainId: "chain-x", type: TxType.IdentityRegister, nonce, payload: {key: who, role}}, key),
+    Transaction.sign({chainId: "chain-x", type: TxType.IdentityRegister, nonce, payload: {key: who, role, ...(role === Role.Proxy ? {patient: who} : {})}}, key),
   ),
   fc.record({ids: fc.uniqueArray(idArb, {minLength: 1, maxLength: 32}), purposes: fc.uniqueArray(fc.constantFrom(...Object.values(Purpose)), {minLength: 1}), exp: fc.maxSafeNat()}).map(
     ({ids, purposes, exp}) =>

@@ -12,6 +12,7 @@ import type {HealthService} from "../health/service.js"
 import type {HealthLedger} from "../health/ledger.js"
 import {validateFhirResourceStrict} from "../health/fhir.js"
 import {accessEntryToFhir, chainEventToFhir, consentToFhir, exportContext, type ChainEvent} from "../health/export.js"
+import {wholeTrail} from "../health/audit.js"
 import {FhirApiError, FhirApiErrorCode, operationOutcome} from "./errors.js"
 import {TokenStore, allows, grantable, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
 import {capabilityStatement, smartConfiguration} from "./capability.js"
@@ -575,7 +576,7 @@ export class FhirServer {
     const patient = (await this.searchPatient(req, token, true))!
     const page = this.pageParams(req)
     // Reads and refusals from the access log, plus the chain's other facts about the patient's data.
-    const access = await this.deps.ledger.listAccessLog({patient})
+    const access = await wholeTrail(this.deps.ledger, patient)
     const events: ({at: number} & ({access: (typeof access)[number]} | {chain: ChainEvent}))[] = access.map((entry) => ({at: entry.at, access: entry}))
     for (const event of await this.chainEvents(patient)) events.push({at: event.at, chain: event})
     events.sort((a, b) => b.at - a.at)

@@ -21,17 +21,8 @@ export enum VaultErrorCode {
 
 export class VaultError extends CareLedgerError<VaultErrorCode> {}
 
-export enum RequestErrorCode {
-  MALFORMED = "REQUEST_ERROR_MALFORMED",
-  WRONG_CHAIN = "REQUEST_ERROR_WRONG_CHAIN",
-  /** Signed too long ago (or too far in the future) for the freshness window. */
-  STALE = "REQUEST_ERROR_STALE",
-  /** The same signed request was already presented within the window. */
-  REPLAYED = "REQUEST_ERROR_REPLAYED",
-  BAD_SIGNATURE = "REQUEST_ERROR_BAD_SIGNATURE",
-}
-
-export class RequestError extends CareLedgerError<RequestErrorCode> {}
+/** Signed-request errors belong to the request wire format, in core. */
+export {RequestError, RequestErrorCode} from "@careledger/core"
 
 export enum HealthErrorCode {
   /** The reader has no consent covering this record and purpose (details.reason says which check failed). */
@@ -55,6 +46,8 @@ export enum HealthErrorCode {
   BAD_PARAMS = "HEALTH_ERROR_BAD_PARAMS",
   /** The audit request was not signed by the patient it names. */
   NOT_PATIENT = "HEALTH_ERROR_NOT_PATIENT",
+  /** Too many access-log entries are waiting for finality: reads pause until some finalize. */
+  BUSY = "HEALTH_ERROR_BUSY",
 }
 
 export class HealthError extends CareLedgerError<HealthErrorCode> {}

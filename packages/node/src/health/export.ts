@@ -117,18 +117,21 @@ export function accessEntryToFhir(entry: LedgerAccessEntry, context: ExportConte
   const breakGlass = entry.decision === AccessDecisionKind.BreakGlass
   const custodian = context.hospitalOfNode?.get(entry.loggedBy)
   const selfAccess = entry.reader === entry.patient
+  // An erasure is a delete of the record, not a read; it has no purpose of use.
+  const erase = entry.decision === AccessDecisionKind.Erase
+  const purpose = entry.purpose === null ? [] : [{coding: [purposeCoding(entry.purpose)]}]
   return {
     resourceType: "AuditEvent",
     id: entry.txHash.slice(0, 64),
     ...(breakGlass ? {meta: {security: [{system: ACT_REASON, code: "BTG", display: "break the glass"}]}} : {}),
     type: {system: "http://terminology.hl7.org/CodeSystem/audit-event-type", code: "rest", display: "RESTful Operation"},
-    subtype: [{system: "http://hl7.org/fhir/restful-interaction", code: "read", display: "read"}],
-    action: "R",
+    subtype: [{system: "http://hl7.org/fhir/restful-interaction", code: erase ? "delete" : "read", display: erase ? "delete" : "read"}],
+    action: erase ? "D" : "R",
     recorded: new Date(entry.at).toISOString(),
     // 0 = success, 4 = minor failure (the request was refused by policy, not by an error).
     outcome: released ? "0" : "4",
-    outcomeDesc: `${entry.decision}: ${entry.reason}`,
-    purposeOfEvent: [{coding: [breakGlass ? {system: ACT_REASON, code: "ETREAT", display: "Emergency Treatment"} : purposeCoding(entry.purpose)]}],
+    outcomeDesc: `${entry.decision}: ${entry.reason}${entry.note === null ? "" : ` (${entry.note})`}`,
+    ...(breakGlass ? {purposeOfEvent: [{coding: [{system: ACT_REASON, code: "ETREAT", display: "Emergency Treatment"}]}]} : purpose.length > 0 ? {purposeOfEvent: purpose} : {}),
     agent: [
       {
         // The user: the person whose key signed the request.
@@ -141,7 +144,7 @@ export function accessEntryToFhir(entry: LedgerAccessEntry, context: ExportConte
         },
         who: {identifier: keyIdentifier(entry.reader)},
         requestor: true,
-        purposeOfUse: [{coding: [purposeCoding(entry.purpose)]}],
+        ...(purpose.length > 0 ? {purposeOfUse: purpose} : {}),
       },
       {
         // The client: the hospital node that carried the request.

@@ -10,11 +10,14 @@ import {
   getTrial,
   listAccessLog,
   listConsents,
+  loadIdentity,
   loadRecord,
   loadRecordVersions,
   type AccessDecisionKind,
   type AccessLogEntry,
+  type AccessLogPage,
   type ConsentRecord,
+  type IdentityRecord,
   type Purpose,
   type StateReader,
   type Transaction,
@@ -67,20 +70,28 @@ export interface AccessQuery {
   reader: string
   purpose: Purpose
   breakGlass: boolean
-  /** Unix ms the access is judged at (consent expiry). */
+  /** The finalized height the decision is made as of, and its block time (consent expiry is judged at it). */
+  height: number
   at: number
+}
+
+/** The latest finalized block: decisions are made as of its height and time, never a node's wall clock. */
+export interface FinalizedHead {
+  height: number
+  timestamp: number
 }
 
 export interface HealthLedger {
   readonly chainId: string
-  /** Height of the latest finalized block (reads below are all as of finalized state). */
-  finalizedHeight(): Promise<number>
+  /** The latest finalized block (reads below are all as of finalized state). */
+  finalizedHead(): FinalizedHead
   getRecord(recordId: string): Promise<LedgerRecord | undefined>
+  getIdentity(key: string): Promise<IdentityRecord | undefined>
   getRecordVersions(recordId: string): Promise<LedgerRecordVersion[]>
   /** The state machine's consent decision over finalized state. */
   decideAccess(query: AccessQuery): Promise<AccessDecision>
   listConsents(filter: {patient?: string; grantee?: string; hospital?: string}): Promise<LedgerConsent[]>
-  listAccessLog(filter: {patient?: string; recordId?: string}): Promise<LedgerAccessEntry[]>
+  listAccessLog(filter: {patient: string} | {recordId: string}, page?: {cursor?: string; limit?: number}): Promise<AccessLogPage>
   getTrial(trialId: string): Promise<LedgerTrial | undefined>
   /** Hospital id whose node key this is, if any. */
   hospitalOfKey(key: string): Promise<string | undefined>
@@ -90,6 +101,8 @@ export interface HealthLedger {
   nextNonce(account: string): Promise<number>
   /** Resolves true once the transaction is in a finalized block, false after `timeoutMs`. */
   waitFinal(txHash: string, timeoutMs: number): Promise<boolean>
+  /** Whether the transaction is in a finalized block now. */
+  isFinal(txHash: string): Promise<boolean>
 }
 
 /** The request/response half of record exchange: send bytes to a hospital's node, get bytes back. */
@@ -101,10 +114,11 @@ export interface StateLedgerOptions {
   chainId: string
   /** Finalized state (the store's state reader; only finalized blocks are stored). */
   state: () => StateReader
-  finalizedHeight: () => number
+  finalizedHead: () => FinalizedHead
   submit: (tx: Transaction) => Promise<void>
   nextNonce: (account: string) => Promise<number>
   waitFinal: (txHash: string, timeoutMs: number) => Promise<boolean>
+  isFinal: (txHash: string) => Promise<boolean>
 }
 
 /** The HealthLedger over the state machine's read helpers and the node's mempool. */
@@ -115,12 +129,16 @@ export class StateLedger implements HealthLedger {
     this.chainId = options.chainId
   }
 
-  async finalizedHeight(): Promise<number> {
-    return this.options.finalizedHeight()
+  finalizedHead(): FinalizedHead {
+    return this.options.finalizedHead()
   }
 
   async getRecord(recordId: string): Promise<LedgerRecord | undefined> {
     return loadRecord(this.options.state(), recordId)
+  }
+
+  getIdentity(key: string): Promise<IdentityRecord | undefined> {
+    return loadIdentity(this.options.state(), key)
   }
 
   async getRecordVersions(recordId: string): Promise<LedgerRecordVersion[]> {
@@ -141,11 +159,8 @@ export class StateLedger implements HealthLedger {
     return []
   }
 
-  async listAccessLog(filter: {patient?: string; recordId?: string}): Promise<LedgerAccessEntry[]> {
-    const state = this.options.state()
-    if (filter.patient !== undefined) return listAccessLog(state, {patient: filter.patient}, MAX_LIST_LIMIT)
-    if (filter.recordId !== undefined) return listAccessLog(state, {recordId: filter.recordId}, MAX_LIST_LIMIT)
-    return []
+  listAccessLog(filter: {patient: string} | {recordId: string}, page: {cursor?: string; limit?: number} = {}): Promise<AccessLogPage> {
+    return listAccessLog(this.options.state(), filter, {limit: MAX_LIST_LIMIT, ...page})
   }
 
   async getTrial(trialId: string): Promise<LedgerTrial | undefined> {
@@ -175,5 +190,9 @@ export class StateLedger implements HealthLedger {
 
   waitFinal(txHash: string, timeoutMs: number): Promise<boolean> {
     return this.options.waitFinal(txHash, timeoutMs)
+  }
+
+  isFinal(txHash: string): Promise<boolean> {
+    return this.options.isFinal(txHash)
   }
 }

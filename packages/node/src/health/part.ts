@@ -23,7 +23,7 @@ export interface HealthHost {
   readonly key: PrivateKey
   readonly store: {
     state(): StateReader
-    head(): {height: number}
+    head(): {height: number; header: {timestamp: number}}
     getBlock(height: number): Promise<Block | undefined>
     getTxLocation(hash: Uint8Array): Promise<unknown>
   }
@@ -39,6 +39,8 @@ export interface HealthPartOptions {
   dataDir: string
   requestFreshnessMs?: number
   finalityTimeoutMs?: number
+  /** Most unexpired signed requests remembered against replay (refused beyond). */
+  replayCacheEntries?: number
 }
 
 export class HealthPart {
@@ -65,12 +67,19 @@ export class HealthPart {
     const ledger = new StateLedger({
       chainId: host.chainId,
       state: () => host.store.state(),
-      finalizedHeight: () => host.store.head().height,
+      finalizedHead: () => {
+        const head = host.store.head()
+        return {height: head.height, timestamp: head.header.timestamp}
+      },
       submit: async (tx) => {
         await host.submitTx(tx)
       },
       nextNonce: (account) => host.nextNonce(account),
       waitFinal: (hash, timeoutMs) => this.waitFinal(host, hash, timeoutMs),
+      isFinal: async (hash) => {
+        const bytes = fromHex(hash)
+        return bytes !== undefined && (await host.store.getTxLocation(bytes)) !== undefined
+      },
     })
     const exchange: RecordExchangeClient = {
       request: async (hospital, bytes) => {
@@ -81,7 +90,12 @@ export class HealthPart {
       },
     }
     const service = new HealthService(
-      {hospital: hospitalOf(host.key.id) ?? "", requestFreshnessMs: this.options.requestFreshnessMs, finalityTimeoutMs: this.options.finalityTimeoutMs},
+      {
+        hospital: hospitalOf(host.key.id) ?? "",
+        requestFreshnessMs: this.options.requestFreshnessMs,
+        finalityTimeoutMs: this.options.finalityTimeoutMs,
+        replayCacheEntries: this.options.replayCacheEntries,
+      },
       {
         ledger,
         vault: new Vault({datadir: this.options.dataDir}, {logger: this.deps.logger}),

@@ -6,28 +6,24 @@
  */
 import {
   AccessDecisionKind,
+  PURPOSES,
   PrivateKey,
   Purpose,
   Transaction,
   TxType,
+  auditRequestFromJson,
   bytesEqual,
-  decode,
-  encode,
   fromHex,
-  isCareLedgerError,
   toHex,
   type Block,
 } from "@careledger/core"
 import {
   canonicalResourceBytes,
   contentHash,
-  documentHash,
-  encodeReadRequest,
-  type AuditEntryJson,
+  type AuditPage,
   type ConsentCheckResult,
   type ConsentJson,
   type FhirResource,
-  type ReadRequest,
   type RecordGetResult,
   type RecordHistoryResult,
   type RecordPutResult,
@@ -37,10 +33,15 @@ import {
 import type {JsonValue} from "@careledger/client"
 import {validateFhirResource, MAX_RESOURCE_BYTES} from "./fhir.js"
 import type {Vault} from "./vault.js"
-import {RequestVerifier, auditRequestFromJson, decodeReadRequest, readRequestFromJson} from "./request.js"
+import {RequestVerifier} from "./request.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
-import {decodeExchangeResponse, encodeExchangeResponse, type ExchangeResponse} from "./exchange.js"
 import {accessEntryToFhir, exportBundle, exportContext} from "./export.js"
+import {NodeTxJournal} from "./journal.js"
+import {auditPage, wholeTrail} from "./audit.js"
+import {verifyTrial, type TrialVerifyParams} from "./trials.js"
+import {ReadPath, type ReaderGrant} from "./reads.js"
+
+export type {ReaderGrant} from "./reads.js"
 import type {HealthLedger, LedgerAccessEntry, LedgerConsent, LedgerRecord, RecordExchangeClient} from "./ledger.js"
 
 export interface HealthServiceOptions {
@@ -50,6 +51,10 @@ export interface HealthServiceOptions {
   requestFreshnessMs?: number
   /** How long `wait: true` calls wait for finality (default 30 s). */
   finalityTimeoutMs?: number
+  /** Most unexpired signed requests remembered against replay (default 100 000; refused beyond). */
+  replayCacheEntries?: number
+  /** A stored version whose anchor is not final this long after it was written is removed (default 10 minutes). */
+  unanchoredGraceMs?: number
 }
 
 export interface HealthLogger {
@@ -70,27 +75,11 @@ export interface HealthServiceDeps {
   verifyForwardedAssertion?: (jwt: string) => ReaderGrant
 }
 
-/** Who reads, why, and whether as break-glass: from a signed read request or a verified SMART assertion. */
-export interface ReaderGrant {
-  reader: Uint8Array
-  purpose: Purpose
-  breakGlass: boolean
-}
-
-/** Tag of the record-exchange request that carries a SMART client assertion instead of a read request. */
-const ASSERTION_READ_TAG = "smart-read/v1"
-
 type Submitted = {hash: string; final: boolean}
 
-const PURPOSES = new Set<string>(Object.values(Purpose))
-const ANCHOR_CATCH_UP_TRIES = 25
-const ANCHOR_CATCH_UP_MS = 200
-/** A forwarded SMART read: tag, assertion (at most 4 KiB), record id, version. */
-const MAX_EXCHANGE_REQUEST_BYTES = 8192
-
-function jsonDecision(kind: AccessDecisionKind): "release" | "deny" | "break-glass" {
-  return kind
-}
+const PURPOSE_SET: ReadonlySet<string> = new Set(PURPOSES)
+/** How often (wall time) finalized blocks trigger a sweep for stored versions whose anchor never finalized. */
+const SWEEP_EVERY_MS = 60_000
 
 function consentJson(c: LedgerConsent, now: number): ConsentJson {
   return {
@@ -105,32 +94,15 @@ function consentJson(c: LedgerConsent, now: number): ConsentJson {
   }
 }
 
-function auditJson(e: LedgerAccessEntry): AuditEntryJson {
-  return {
-    recordId: e.recordId,
-    reader: e.reader,
-    purpose: e.purpose,
-    decision: jsonDecision(e.decision),
-    reason: e.reason,
-    consentId: e.consentId,
-    at: e.at,
-    via: e.via,
-    loggedBy: e.loggedBy,
-    txHash: e.txHash,
-  }
-}
-
-function parseResourceBytes(bytes: Uint8Array): FhirResource {
-  return JSON.parse(new TextDecoder().decode(bytes)) as FhirResource
-}
-
 export class HealthService {
   readonly hospital: string
   private readonly verifier: RequestVerifier
+  private readonly journal: NodeTxJournal
+  private readonly reads: ReadPath
   private readonly finalityTimeoutMs: number
+  private readonly unanchoredGraceMs: number
   private readonly now: () => number
-  /** Serialises the node key's transactions so each gets the next nonce exactly once. */
-  private nodeTxQueue: Promise<unknown> = Promise.resolve()
+  private lastSweep = 0
   private started = false
 
   constructor(
@@ -140,10 +112,29 @@ export class HealthService {
     this.hospital = options.hospital
     this.now = deps.now ?? Date.now
     this.finalityTimeoutMs = options.finalityTimeoutMs ?? 30_000
-    this.verifier = new RequestVerifier({chainId: deps.ledger.chainId, freshnessMs: options.requestFreshnessMs, now: this.now})
+    this.unanchoredGraceMs = options.unanchoredGraceMs ?? 10 * 60_000
+    this.verifier = new RequestVerifier({
+      chainId: deps.ledger.chainId,
+      freshnessMs: options.requestFreshnessMs,
+      maxReplayEntries: options.replayCacheEntries,
+      now: this.now,
+    })
+    this.journal = new NodeTxJournal({ledger: deps.ledger, vault: deps.vault, nodeKey: deps.nodeKey, logger: deps.logger})
+    this.reads = new ReadPath(options.hospital, {
+      ledger: deps.ledger,
+      vault: deps.vault,
+      verifier: this.verifier,
+      journal: this.journal,
+      exchange: deps.exchange,
+      logger: deps.logger,
+      verifyForwardedAssertion: deps.verifyForwardedAssertion,
+    })
   }
 
-  /** Starts the vault and drops anything the chain says was erased while this node was down. */
+  /**
+   * Starts the vault, drops anything the chain says was erased while this node was down, and
+   * submits again every access log journalled but not yet final (a crash right after a release).
+   */
   async start(): Promise<void> {
     if (this.started) return
     await this.deps.vault.start()
@@ -152,13 +143,33 @@ export class HealthService {
       const record = await this.deps.ledger.getRecord(recordId)
       if (record?.erased === true) await this.deps.vault.erase(recordId)
     }
+    await this.journal.resubmit()
+    await this.sweepUnanchored()
   }
 
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
-    await this.nodeTxQueue.catch(() => undefined)
+    await this.journal.drain()
     await this.deps.vault.stop()
+  }
+
+  /**
+   * Removes stored versions whose anchor is not final well after they were written (a put whose
+   * anchor was dropped, or a node that crashed between storing and submitting).
+   */
+  private async sweepUnanchored(): Promise<void> {
+    this.lastSweep = this.now()
+    for (const recordId of await this.deps.vault.recordIds()) {
+      const anchored = new Set((await this.deps.ledger.getRecordVersions(recordId)).map((v) => v.version))
+      for (const version of await this.deps.vault.versions(recordId)) {
+        if (anchored.has(version)) continue
+        const written = await this.deps.vault.writtenAt(recordId, version)
+        if (written === undefined || this.now() - written < this.unanchoredGraceMs) continue
+        await this.deps.vault.removeVersion(recordId, version)
+        this.deps.logger?.warn({recordId, version}, "removed a stored version whose anchor never finalized")
+      }
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -179,19 +190,6 @@ export class HealthService {
     const final = await this.deps.ledger.waitFinal(hash, this.finalityTimeoutMs)
     if (!final) throw new HealthError(HealthErrorCode.NOT_FINAL, `transaction ${hash} was not final within ${this.finalityTimeoutMs} ms`, {hash})
     return {hash, final}
-  }
-
-  /** Signs and submits a transaction with the node key (access logs, custodian erasures). */
-  private submitAsNode<T extends TxType>(type: T, payload: Transaction<T>["payload"]): Promise<Transaction<T>> {
-    const run = async (): Promise<Transaction<T>> => {
-      const nonce = await this.deps.ledger.nextNonce(this.deps.nodeKey.id)
-      const tx = Transaction.sign({chainId: this.deps.ledger.chainId, type, nonce, payload}, this.deps.nodeKey)
-      await this.deps.ledger.submit(tx)
-      return tx
-    }
-    const result = this.nodeTxQueue.then(run, run)
-    this.nodeTxQueue = result.catch(() => undefined)
-    return result
   }
 
   // ------------------------------------------------------------------------------------------
@@ -218,11 +216,10 @@ export class HealthService {
     if (!bytesEqual(contentHash(salt, resource), anchor.contentHash)) {
       throw new HealthError(HealthErrorCode.BAD_ANCHOR, "the anchor's content hash is not sha256(salt || canonical resource)")
     }
-    // Never overwrite a stored version: a second put of the same version would replace anchored content.
-    if ((await this.deps.vault.versions(anchor.recordId)).includes(anchor.version)) {
+    // Never overwrite a stored version: of two concurrent puts of one version exactly one stores (and submits).
+    if (!(await this.deps.vault.putNew(anchor.recordId, anchor.version, {salt, resource: canonical}))) {
       throw new HealthError(HealthErrorCode.BAD_ANCHOR, `version ${anchor.version} of ${anchor.recordId} is already stored`)
     }
-    await this.deps.vault.put(anchor.recordId, anchor.version, {salt, resource: canonical})
     let submitted: Submitted
     try {
       await this.deps.ledger.submit(tx)
@@ -248,193 +245,26 @@ export class HealthService {
   }
 
   /** record_get: a reader's signed request, served from this node's vault or fetched from the custodian. */
-  async get(requestJson: unknown): Promise<RecordGetResult> {
-    const request = readRequestFromJson(requestJson)
-    this.verifier.verifyRead(request)
-    const record = await this.finalizedRecord(request.recordId)
-    if (record.custodian === this.hospital) {
-      const served = await this.serve(request, record, this.hospital)
-      return {...served, source: "vault"}
-    }
-    return this.fetchFromCustodian(encodeReadRequest(request), record)
-  }
-
-  /** Decides from finalized state, logs the access either way, and releases the latest version. */
-  private async serve(request: ReaderGrant, record: LedgerRecord, via: string, version = record.version): Promise<Omit<RecordGetResult, "source">> {
-    const at = this.now()
-    const decision = await this.deps.ledger.decideAccess({
-      recordId: record.recordId,
-      reader: toHex(request.reader),
-      purpose: request.purpose,
-      breakGlass: request.breakGlass,
-      at,
-    })
-    // No release without its audit entry: if the log cannot be queued, the read fails.
-    await this.submitAsNode(TxType.AccessLog, {
-      recordId: record.recordId,
-      reader: request.reader,
-      purpose: request.purpose,
-      decision: decision.decision,
-      reason: decision.reason,
-      consentId: decision.consentId,
-      at,
-      via,
-    })
-    if (decision.decision === AccessDecisionKind.Deny) {
-      throw new HealthError(HealthErrorCode.ACCESS_DENIED, `access to ${record.recordId} refused: ${decision.reason}`, {
-        recordId: record.recordId,
-        reason: decision.reason,
-      })
-    }
-    if (decision.decision === AccessDecisionKind.BreakGlass) {
-      this.deps.logger?.warn({recordId: record.recordId, reader: toHex(request.reader), via}, "break-glass access released")
-    }
-    const entry = await this.deps.vault.get(record.recordId, version)
-    if (entry === undefined) {
-      throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `version ${version} of ${record.recordId} is not in this vault`, {recordId: record.recordId})
-    }
-    return {
-      recordId: record.recordId,
-      version,
-      resourceType: record.resourceType,
-      resource: parseResourceBytes(entry.resource),
-      salt: toHex(entry.salt),
-      contentHash: record.contentHash,
-      custodian: record.custodian,
-      decision: decision.decision === AccessDecisionKind.BreakGlass ? "break-glass" : "release",
-      consentId: decision.consentId,
-    }
+  get(requestJson: unknown): Promise<RecordGetResult> {
+    return this.reads.get(requestJson)
   }
 
   /**
    * A read for the FHIR endpoint: the grant comes from a verified SMART token, whose client
    * assertion (the reader's own signature) is what a custodian elsewhere checks.
    */
-  async readAs(grant: ReaderGrant & {assertion: string}, recordId: string, version?: number): Promise<RecordGetResult> {
-    const record = await this.finalizedRecord(recordId)
-    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1 || version > record.version)) {
-      throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} has no version ${version}`, {recordId})
-    }
-    if (record.custodian === this.hospital) return {...(await this.serve(grant, record, this.hospital, version)), source: "vault"}
-    return this.fetchFromCustodian(encode([ASSERTION_READ_TAG, grant.assertion, recordId, version ?? 0]), record, version)
+  readAs(grant: ReaderGrant & {assertion: string}, recordId: string, version?: number): Promise<RecordGetResult> {
+    return this.reads.readAs(grant, recordId, version)
   }
 
   /** Record ids this node holds as custodian. */
-  async custodyRecordIds(): Promise<string[]> {
+  custodyRecordIds(): Promise<string[]> {
     return this.deps.vault.recordIds()
   }
 
-  /** The grant of a record-exchange request: a reader-signed read request, or a forwarded SMART assertion. */
-  private exchangeGrant(bytes: Uint8Array): {grant: ReaderGrant; recordId: string; version: number | undefined} {
-    let raw: unknown
-    try {
-      raw = decode(bytes, MAX_EXCHANGE_REQUEST_BYTES)
-    } catch {
-      raw = undefined
-    }
-    if (Array.isArray(raw) && raw.length === 4 && raw[0] === ASSERTION_READ_TAG) {
-      const [, jwt, recordId, version] = raw as [string, unknown, unknown, unknown]
-      if (this.deps.verifyForwardedAssertion === undefined || typeof jwt !== "string" || typeof recordId !== "string" || !Number.isSafeInteger(version)) {
-        throw new HealthError(HealthErrorCode.BAD_PARAMS, "malformed or unsupported forwarded SMART read")
-      }
-      return {grant: this.deps.verifyForwardedAssertion(jwt), recordId, version: (version as number) === 0 ? undefined : (version as number)}
-    }
-    const request = decodeReadRequest(bytes)
-    this.verifier.verifyRead(request)
-    return {grant: request, recordId: request.recordId, version: undefined}
-  }
-
-  private async fetchFromCustodian(requestBytes: Uint8Array, record: LedgerRecord, wantVersion?: number): Promise<RecordGetResult> {
-    const exchange = this.deps.exchange
-    if (exchange === undefined) {
-      throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, `record ${record.recordId} is held by ${record.custodian} and this node has no record exchange`)
-    }
-    let bytes: Uint8Array
-    try {
-      bytes = await exchange.request(record.custodian, requestBytes)
-    } catch (err) {
-      throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, `custodian ${record.custodian} did not answer: ${(err as Error).message}`, {
-        custodian: record.custodian,
-      })
-    }
-    const response = decodeExchangeResponse(bytes)
-    if (!response.ok) {
-      const code = Object.values(HealthErrorCode).includes(response.code as HealthErrorCode)
-        ? (response.code as HealthErrorCode)
-        : HealthErrorCode.CUSTODIAN_UNAVAILABLE
-      throw new HealthError(code, `custodian ${record.custodian}: ${response.message}`, {
-        custodian: record.custodian,
-        custodianCode: response.code,
-        ...(response.reason === null ? {} : {reason: response.reason}),
-      })
-    }
-    let anchored = (await this.deps.ledger.getRecordVersions(record.recordId)).find((v) => v.version === response.version)
-    // The custodian may be a block ahead with a new version; give this node's chain a moment to catch up.
-    if (wantVersion !== undefined && response.version !== wantVersion) {
-      throw new HealthError(HealthErrorCode.CONTENT_MISMATCH, `custodian ${record.custodian} answered version ${response.version}, not ${wantVersion}`)
-    }
-    for (let i = 0; anchored === undefined && response.version > record.version && i < ANCHOR_CATCH_UP_TRIES; i++) {
-      await new Promise((resolve) => setTimeout(resolve, ANCHOR_CATCH_UP_MS))
-      anchored = (await this.deps.ledger.getRecordVersions(record.recordId)).find((v) => v.version === response.version)
-    }
-    const computed = toHex(await this.hashOf(response.salt, response.resource))
-    if (anchored === undefined || anchored.contentHash !== computed) {
-      this.deps.logger?.warn({recordId: record.recordId, custodian: record.custodian, version: response.version}, "custodian content does not match the anchor")
-      throw new HealthError(HealthErrorCode.CONTENT_MISMATCH, `content from ${record.custodian} does not match the finalized anchor of ${record.recordId}`, {
-        recordId: record.recordId,
-        version: response.version,
-      })
-    }
-    const resource = validateFhirResource(parseResourceBytes(response.resource))
-    await this.deps.vault.cachePut(record.recordId, response.version, {salt: response.salt, resource: response.resource})
-    return {
-      recordId: record.recordId,
-      version: response.version,
-      resourceType: record.resourceType,
-      resource,
-      salt: toHex(response.salt),
-      contentHash: anchored.contentHash,
-      custodian: record.custodian,
-      decision: response.decision === AccessDecisionKind.BreakGlass ? "break-glass" : "release",
-      consentId: response.consentId,
-      source: "custodian",
-    }
-  }
-
-  private async hashOf(salt: Uint8Array, canonical: Uint8Array): Promise<Uint8Array> {
-    // Re-canonicalise what the custodian sent, so non-canonical bytes cannot pass as a match.
-    let parsed: FhirResource
-    try {
-      parsed = parseResourceBytes(canonical)
-    } catch {
-      return new Uint8Array(32)
-    }
-    return contentHash(salt, parsed)
-  }
-
-  /** The custodian side of record exchange: the same checks and logging as a local read. */
-  async handleExchange(bytes: Uint8Array, fromHospital: string | undefined): Promise<Uint8Array> {
-    let response: ExchangeResponse
-    try {
-      if (fromHospital === undefined) throw new HealthError(HealthErrorCode.ACCESS_DENIED, "record exchange is only between member hospitals")
-      const {grant, recordId, version} = this.exchangeGrant(bytes)
-      const record = await this.finalizedRecord(recordId)
-      if (record.custodian !== this.hospital) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `${this.hospital} is not the custodian of ${record.recordId}`)
-      if (version !== undefined && version > record.version) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} has no version ${version}`)
-      const served = await this.serve(grant, record, fromHospital, version)
-      const entry = await this.deps.vault.get(record.recordId, served.version)
-      if (entry === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `${record.recordId} is not in this vault`)
-      response = {ok: true, version: served.version, salt: entry.salt, resource: entry.resource, decision: served.decision, consentId: served.consentId}
-    } catch (err) {
-      if (!isCareLedgerError(err)) {
-        this.deps.logger?.error({err: (err as Error).message}, "record exchange failed")
-        response = {ok: false, code: "INTERNAL", message: "internal error", reason: null}
-      } else {
-        const reason = typeof err.details.reason === "string" ? err.details.reason : null
-        response = {ok: false, code: err.code, message: err.message, reason}
-      }
-    }
-    return encodeExchangeResponse(response)
+  /** The custodian side of record exchange. */
+  handleExchange(bytes: Uint8Array, fromHospital: string | undefined): Promise<Uint8Array> {
+    return this.reads.handleExchange(bytes, fromHospital)
   }
 
   /** record_verify: does this resource + salt hash to the finalized anchor (erased records included)? */
@@ -481,7 +311,7 @@ export class HealthService {
     if (record.custodian !== this.hospital) {
       throw new HealthError(HealthErrorCode.BAD_PARAMS, `${this.hospital} is not the custodian of ${params.recordId} (${record.custodian} is)`)
     }
-    const tx = await this.submitAsNode(TxType.RecordErase, {recordId: params.recordId, legalBasis: params.legalBasis})
+    const tx = await this.journal.submit(TxType.RecordErase, {recordId: params.recordId, legalBasis: params.legalBasis}, false)
     const hash = tx.hashHex()
     if (params.wait !== true) return {hash, final: false}
     if (!(await this.deps.ledger.waitFinal(hash, this.finalityTimeoutMs))) {
@@ -501,13 +331,19 @@ export class HealthService {
     return had
   }
 
-  /** Called with every finalized block: a final `record.erase` drops the record everywhere. */
+  /**
+   * Called with every finalized block: a final `record.erase` drops the record; journalled access
+   * logs that are final leave the journal, the others are submitted again.
+   */
   async onFinalizedBlock(block: Block): Promise<void> {
     // A stopped service catches up in start(), which checks every record it holds against the chain.
     if (!this.started) return
     for (const tx of block.txs) {
       if (tx.type === TxType.RecordErase) await this.applyErasure((tx as Transaction<TxType.RecordErase>).payload.recordId)
     }
+    // Not awaited: the journal's own submission may be what finalized this block.
+    this.journal.resubmit().catch((err: Error) => this.deps.logger?.error({err: err.message}, "resubmitting journalled access logs failed"))
+    if (this.now() - this.lastSweep >= SWEEP_EVERY_MS) await this.sweepUnanchored()
   }
 
   // ------------------------------------------------------------------------------------------
@@ -527,21 +363,23 @@ export class HealthService {
     if (filter.patient === undefined && filter.grantee === undefined && filter.hospital === undefined) {
       throw new HealthError(HealthErrorCode.BAD_PARAMS, "give a patient, a grantee or a hospital")
     }
-    const now = this.now()
+    const now = this.deps.ledger.finalizedHead().timestamp
     return (await this.deps.ledger.listConsents(filter)).map((c) => consentJson(c, now))
   }
 
-  async checkConsent(params: {recordId: string; reader: string; purpose: string; breakGlass?: boolean}): Promise<ConsentCheckResult> {
-    if (!PURPOSES.has(params.purpose)) throw new HealthError(HealthErrorCode.BAD_PARAMS, `purpose must be one of ${[...PURPOSES].join(", ")}`)
+  async checkConsent(params: {recordId: string; reader: string; purpose: string; breakGlassReason?: string}): Promise<ConsentCheckResult> {
+    if (!PURPOSE_SET.has(params.purpose)) throw new HealthError(HealthErrorCode.BAD_PARAMS, `purpose must be one of ${PURPOSES.join(", ")}`)
     const record = await this.finalizedRecord(params.recordId)
+    const head = this.deps.ledger.finalizedHead()
     const d = await this.deps.ledger.decideAccess({
       recordId: record.recordId,
       reader: params.reader,
       purpose: params.purpose as Purpose,
-      breakGlass: params.breakGlass ?? false,
-      at: this.now(),
+      breakGlass: params.breakGlassReason !== undefined,
+      height: head.height,
+      at: head.timestamp,
     })
-    return {allowed: d.decision !== AccessDecisionKind.Deny, decision: jsonDecision(d.decision), reason: d.reason, consentId: d.consentId}
+    return {allowed: d.decision !== AccessDecisionKind.Deny, decision: d.decision === AccessDecisionKind.BreakGlass ? "break-glass" : d.decision === AccessDecisionKind.Deny ? "deny" : "release", reason: d.reason, consentId: d.consentId}
   }
 
   // ------------------------------------------------------------------------------------------
@@ -553,32 +391,33 @@ export class HealthService {
     return toHex(request.patient)
   }
 
-  /** audit_trail: the signing patient's trail, optionally narrowed to one of their records. */
-  async auditTrail(params: {request: unknown; recordId?: string}): Promise<AuditEntryJson[]> {
+  /** audit_trail: one page of the signing patient's trail (reads, denials, break-glass, erasures), optionally of one record. */
+  async auditTrail(params: {request: unknown; recordId?: string; cursor?: string; limit?: number}): Promise<AuditPage> {
     const patient = await this.patientOf(params.request)
+    const page = {cursor: params.cursor, limit: params.limit}
     if (params.recordId !== undefined) {
       const record = await this.deps.ledger.getRecord(params.recordId)
       if (record === undefined || record.patient !== patient) {
         throw new HealthError(HealthErrorCode.NOT_PATIENT, `record ${params.recordId} is not the signing patient's`)
       }
-      return (await this.deps.ledger.listAccessLog({recordId: params.recordId})).map(auditJson)
+      return auditPage(this.deps.ledger, {recordId: params.recordId}, page)
     }
-    return (await this.deps.ledger.listAccessLog({patient})).map(auditJson)
+    return auditPage(this.deps.ledger, {patient}, page)
   }
 
   /** A record's trail for the node's operator or an auditor (the RPC layer requires an admin token). */
-  async recordAuditTrail(recordId: string): Promise<AuditEntryJson[]> {
+  async recordAuditTrail(recordId: string, page: {cursor?: string; limit?: number} = {}): Promise<AuditPage> {
     if ((await this.deps.ledger.getRecord(recordId)) === undefined) {
       throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} is not anchored`, {recordId})
     }
-    return (await this.deps.ledger.listAccessLog({recordId})).map(auditJson)
+    return auditPage(this.deps.ledger, {recordId}, page)
   }
 
-  /** audit_export: the signing patient's consents and access log as a FHIR Bundle. */
+  /** audit_export: the signing patient's consents and whole trail (erasures included) as a FHIR Bundle. */
   async auditExport(params: {request: unknown}): Promise<JsonValue> {
     const patient = await this.patientOf(params.request)
-    const [consents, entries] = await Promise.all([this.deps.ledger.listConsents({patient}), this.deps.ledger.listAccessLog({patient})])
-    return exportBundle(consents, entries, this.now(), await exportContext(this.deps.ledger, consents, entries)) as unknown as JsonValue
+    const [consents, entries] = await Promise.all([this.deps.ledger.listConsents({patient}), wholeTrail(this.deps.ledger, patient)])
+    return exportBundle(consents, entries, this.deps.ledger.finalizedHead().timestamp, await exportContext(this.deps.ledger, consents, entries)) as unknown as JsonValue
   }
 
   /** One access entry as a FHIR AuditEvent (for integrators that push events one by one). */
@@ -593,47 +432,8 @@ export class HealthService {
     return this.submitAndMaybeWait(this.decodeTx(params.tx, kind), params.wait ?? false)
   }
 
-  /**
-   * trial_verify: which registered protocol version a document matches, whether results/dataset
-   * match, and whether the protocol was registered in an earlier block than the first results.
-   */
-  async verifyTrial(params: {
-    trialId: string
-    protocol?: string
-    protocolHash?: string
-    results?: string
-    resultsHash?: string
-    dataset?: string
-    datasetHash?: string
-  }): Promise<TrialVerifyResult> {
-    const trial = await this.deps.ledger.getTrial(params.trialId)
-    if (trial === undefined) {
-      return {
-        trialId: params.trialId,
-        registered: false,
-        protocolVersion: null,
-        resultsMatch: null,
-        datasetMatch: null,
-        registeredBeforeResults: null,
-        registeredAt: null,
-        resultsAt: null,
-      }
-    }
-    const hashOf = (doc: string | undefined, hash: string | undefined): string | undefined =>
-      doc !== undefined ? toHex(documentHash(doc)) : hash?.toLowerCase().replace(/^0x/, "")
-    const protocolHash = hashOf(params.protocol, params.protocolHash)
-    const resultsHash = hashOf(params.results, params.resultsHash)
-    const datasetHash = hashOf(params.dataset, params.datasetHash)
-    const firstResults = trial.results.length === 0 ? null : Math.min(...trial.results.map((r) => r.height))
-    return {
-      trialId: trial.trialId,
-      registered: true,
-      protocolVersion: protocolHash === undefined ? null : (trial.protocols.find((p) => p.protocolHash === protocolHash)?.version ?? null),
-      resultsMatch: resultsHash === undefined ? null : trial.results.some((r) => r.resultsHash === resultsHash),
-      datasetMatch: datasetHash === undefined ? null : trial.results.some((r) => r.datasetHash === datasetHash),
-      registeredBeforeResults: firstResults === null ? null : trial.registeredAt < firstResults,
-      registeredAt: trial.registeredAt,
-      resultsAt: firstResults,
-    }
+  /** trial_verify: which protocol version a document matches, and whether it was registered before the results. */
+  async verifyTrial(params: TrialVerifyParams): Promise<TrialVerifyResult> {
+    return verifyTrial(this.deps.ledger, params)
   }
 }

@@ -5,23 +5,24 @@
  * the record id, version and kind bound in as associated data so blobs cannot be swapped). Data keys
  * are wrapped (AES-256-GCM) with the node's vault key, which lives only in `<datadir>/vault.key`
  * (mode 0600). Wrapped keys sit in the vault's own LevelDB (`<datadir>/vault/index`), ciphertext in
- * one file per version (`<datadir>/vault/blobs`). Copies fetched from other hospitals live apart, in
- * a cache (`<datadir>/vault/cache`) with their own keys, so they can be dropped without touching
- * records this hospital is custodian of. Erasure is crypto-shredding: the wrapped key is deleted and
- * compacted out of LevelDB, the ciphertext files are overwritten and unlinked.
+ * one file per version (`<datadir>/vault/blobs`). Only records this hospital is custodian of are
+ * kept: a record fetched from another hospital is handed to the reader and never stored. The same
+ * LevelDB holds the journal of access-log entries not yet final (see journal.ts). Erasure is
+ * crypto-shredding: the wrapped key is deleted and compacted out of LevelDB, the ciphertext files
+ * are overwritten and unlinked.
  */
 import {createCipheriv, createDecipheriv, randomBytes} from "node:crypto"
 import {constants as fsConstants} from "node:fs"
 import {mkdir, open, readFile, readdir, rename, rm, stat, writeFile} from "node:fs/promises"
 import {join} from "node:path"
 import {ClassicLevel} from "classic-level"
-import {decode, encode, fromHex, toHex, utf8} from "@careledger/core"
+import {decode, encode, fromHex, isRecordId, toHex, utf8} from "@careledger/core"
 import {VaultError, VaultErrorCode} from "./errors.js"
 
 const KEY_LENGTH = 32
 const IV_LENGTH = 12
 const TAG_LENGTH = 16
-const RECORD_ID = /^[A-Za-z0-9._-]{1,64}$/
+const PENDING_PREFIX = "pending:"
 
 /** What the vault keeps for one record version: the salt and the canonical resource bytes. */
 export interface VaultEntry {
@@ -29,7 +30,8 @@ export interface VaultEntry {
   resource: Uint8Array
 }
 
-export type VaultArea = "custody" | "cache"
+/** The custodial area; the name stays in keys and associated data so existing vaults still open. */
+type VaultArea = "custody"
 
 export interface VaultOptions {
   /** The node's data directory; the vault uses `vault.key` and `vault/` inside it. */
@@ -72,7 +74,7 @@ function blobAad(area: VaultArea, recordId: string, version: number): Uint8Array
 }
 
 function checkIds(recordId: string, version?: number): void {
-  if (!RECORD_ID.test(recordId)) throw new VaultError(VaultErrorCode.BAD_ID, `bad record id ${JSON.stringify(recordId)}`)
+  if (!isRecordId(recordId)) throw new VaultError(VaultErrorCode.BAD_ID, `bad record id ${JSON.stringify(recordId)}`)
   if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
     throw new VaultError(VaultErrorCode.BAD_ID, `bad version ${version}`)
   }
@@ -127,6 +129,8 @@ export class Vault {
     const db = new ClassicLevel<string, Uint8Array>(join(this.root, "index"), {valueEncoding: "view"})
     await db.open()
     this.db = db
+    // Earlier versions kept copies fetched from other hospitals here; nothing reads them, so they go.
+    await rm(join(this.root, "cache"), {recursive: true, force: true})
   }
 
   async stop(): Promise<void> {
@@ -155,7 +159,7 @@ export class Vault {
 
   private dirOf(area: VaultArea, recordId: string): string {
     // Hex keeps any record id a single safe path component ("." and ".." included).
-    return join(this.root, area === "custody" ? "blobs" : "cache", toHex(utf8(recordId)))
+    return join(this.root, "blobs", toHex(utf8(recordId)))
   }
 
   /** Path of the sealed file of one version (tests and operators inspect it; it is only ciphertext). */
@@ -259,9 +263,18 @@ export class Vault {
     return had || versions.length > 0
   }
 
-  /** Stores a version this hospital is custodian of. */
-  async put(recordId: string, version: number, entry: VaultEntry): Promise<void> {
-    await this.write("custody", recordId, version, entry)
+  /**
+   * Stores a version this hospital is custodian of, unless that version is already stored: the
+   * check and the write run under the record's lock, so of two concurrent puts exactly one writes.
+   * Returns whether this call wrote it.
+   */
+  async putNew(recordId: string, version: number, entry: VaultEntry): Promise<boolean> {
+    checkIds(recordId, version)
+    return this.locked(recordId, async () => {
+      if ((await this.versionsIn("custody", recordId)).includes(version)) return false
+      await this.writeUnlocked("custody", recordId, version, entry)
+      return true
+    })
   }
 
   /** A custodial version, or undefined when never stored or erased; throws VAULT_ERROR_TAMPERED on altered bytes. */
@@ -273,64 +286,75 @@ export class Vault {
     return this.versionsIn("custody", recordId)
   }
 
+  /** When a stored version was written (unix ms), or undefined when it is not stored. */
+  async writtenAt(recordId: string, version: number): Promise<number | undefined> {
+    checkIds(recordId, version)
+    try {
+      return (await stat(this.blobPath("custody", recordId, version))).mtimeMs
+    } catch {
+      return undefined
+    }
+  }
+
   async has(recordId: string): Promise<boolean> {
     checkIds(recordId)
     return (await this.open().db.get(`custody:${recordId}`)) !== undefined
   }
 
   /**
-   * Removes one custodial version (a put whose anchor the chain refused). When it was the only
-   * one, the record's key goes too.
+   * Removes one custodial version (a put whose anchor the chain refused or never finalized). When it
+   * was the only one, the record's key goes too.
    */
   async removeVersion(recordId: string, version: number): Promise<void> {
     checkIds(recordId, version)
-    const rest = (await this.versionsIn("custody", recordId)).filter((v) => v !== version)
-    if (rest.length === 0) {
-      await this.shred("custody", recordId)
-      return
-    }
-    await rm(this.blobPath("custody", recordId, version), {force: true})
+    await this.locked(recordId, async () => {
+      const rest = (await this.versionsIn("custody", recordId)).filter((v) => v !== version)
+      if (rest.length === 0) {
+        await this.shredUnlocked("custody", recordId)
+        return
+      }
+      await rm(this.blobPath("custody", recordId, version), {force: true})
+    })
   }
 
-  /** Ids of every record with custodial or cached data here (to reconcile with erasures on start). */
+  /** Ids of every record with data here (to reconcile with erasures and anchors on start). */
   async recordIds(): Promise<string[]> {
+    let names: string[] = []
+    try {
+      names = await readdir(join(this.root, "blobs"))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err
+    }
     const ids = new Set<string>()
-    for (const area of ["blobs", "cache"]) {
-      let names: string[] = []
-      try {
-        names = await readdir(join(this.root, area))
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err
-      }
-      for (const name of names) {
-        const bytes = fromHex(name)
-        if (bytes !== undefined) ids.add(new TextDecoder().decode(bytes))
-      }
+    for (const name of names) {
+      const bytes = fromHex(name)
+      if (bytes !== undefined) ids.add(new TextDecoder().decode(bytes))
     }
     return [...ids].sort()
   }
 
-  /** Crypto-shreds a custodial record and any cached copy of it. */
+  /** Crypto-shreds a record: its data key and every version. */
   async erase(recordId: string): Promise<boolean> {
-    const custody = await this.shred("custody", recordId)
-    const cached = await this.shred("cache", recordId)
-    return custody || cached
+    return this.shred("custody", recordId)
   }
 
-  /** Keeps a verified copy fetched from another hospital. */
-  async cachePut(recordId: string, version: number, entry: VaultEntry): Promise<void> {
-    await this.write("cache", recordId, version, entry)
+  // ---- journal of node transactions not yet final (durable before the data leaves) ----------
+
+  /** Persists (synced) a signed transaction under its hash before it is submitted. */
+  async putPending(hash: string, tx: Uint8Array): Promise<void> {
+    await this.open().db.put(`${PENDING_PREFIX}${hash}`, tx, {sync: true})
   }
 
-  async cacheGet(recordId: string, version: number): Promise<VaultEntry | undefined> {
-    return this.read("cache", recordId, version)
+  async deletePending(hash: string): Promise<void> {
+    await this.open().db.del(`${PENDING_PREFIX}${hash}`, {sync: true})
   }
 
-  async cachedVersions(recordId: string): Promise<number[]> {
-    return this.versionsIn("cache", recordId)
-  }
-
-  async cacheDrop(recordId: string): Promise<boolean> {
-    return this.shred("cache", recordId)
+  /** Every journalled transaction (at most `limit`). */
+  async pending(limit: number): Promise<Array<{hash: string; tx: Uint8Array}>> {
+    const out: Array<{hash: string; tx: Uint8Array}> = []
+    for await (const [key, value] of this.open().db.iterator({gte: PENDING_PREFIX, lt: `${PENDING_PREFIX}\xff`, limit})) {
+      out.push({hash: key.slice(PENDING_PREFIX.length), tx: value})
+    }
+    return out
   }
 }

@@ -4,7 +4,7 @@ import {method, type RpcNamespace} from "./method.js"
 import {p, params} from "./params.js"
 import {RECORD_ID, txHex} from "./record.js"
 
-const PURPOSES = ["treatment", "research", "public-health", "operations", "payment"] as const
+import {PURPOSES} from "@careledger/core"
 
 export function consentNamespace(health: HealthService): RpcNamespace {
   return {
@@ -31,11 +31,11 @@ export function consentNamespace(health: HealthService): RpcNamespace {
         recordId: p.string({min: 1, max: 64, pattern: RECORD_ID}),
         reader: p.hex({bytes: 32}),
         purpose: p.oneOf(...PURPOSES),
-        breakGlass: p.optional(p.bool()),
+        breakGlassReason: p.optional(p.string({min: 1, max: 256})),
       }),
       {
         permission: "read",
-        summary: "Would this reader be allowed to read this record for this purpose now, and if not why",
+        summary: "Would this reader be allowed to read this record for this purpose as of the finalized head (break-glass when a reason is given), and if not why",
         handler: (args) => health.checkConsent(args),
       },
     ),

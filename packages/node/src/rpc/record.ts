@@ -1,10 +1,12 @@
 /** record_ namespace: store, read, verify, trace and erase health records (see docs/rpc.md). */
+import {RECORD_ID_PATTERN} from "@careledger/core"
 import type {HealthService} from "../health/service.js"
 import {method, permits, type RpcNamespace} from "./method.js"
 import {p, params, type Parser} from "./params.js"
 import {RpcErrorCode, RpcServerError} from "./errors.js"
 
-export const RECORD_ID = /^[A-Za-z0-9._-]{1,64}$/
+/** The record-id rule is the chain's, declared once in core. */
+export const RECORD_ID = RECORD_ID_PATTERN
 
 /** Any JSON object (a FHIR resource, a signed request); its content is checked by the service. */
 export function jsonObject(): Parser<Record<string, unknown>> {

@@ -76,10 +76,11 @@ export class LocalChain {
     return new StateLedger({
       chainId: this.genesis.chainId,
       state: () => this.state,
-      finalizedHeight: () => this.height,
+      finalizedHead: () => ({height: this.height, timestamp: this.height === 0 ? this.genesis.timestamp : this.blocks[this.blocks.length - 1]!.header.timestamp}),
       submit: (tx) => this.submit(tx),
       nextNonce: (account) => getNextNonce(this.state, account),
       waitFinal: async (hash) => this.final.has(hash),
+      isFinal: async (hash) => this.final.has(hash),
     })
   }
 
@@ -89,9 +90,9 @@ export class LocalChain {
     return tx
   }
 
-  async enrol(hospitalKey: PrivateKey, role: Role): Promise<PrivateKey> {
+  async enrol(hospitalKey: PrivateKey, role: Role, patient?: PrivateKey): Promise<PrivateKey> {
     const key = PrivateKey.generate()
-    await this.send(hospitalKey, TxType.IdentityRegister, {key: key.publicKey, role})
+    await this.send(hospitalKey, TxType.IdentityRegister, {key: key.publicKey, role, ...(patient === undefined ? {} : {patient: patient.publicKey})})
     return key
   }
 

@@ -114,9 +114,13 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     expect((await clientA.checkConsent({recordId: "obs-rpc", reader: researcher.publicKey, purpose: Purpose.Research})).reason).to.equal("PURPOSE_MISMATCH")
     expect(await clientA.listConsents({hospital: "hosp-b"})).to.have.length(1)
     const trail = await clientB.auditTrail(patient)
-    expect(trail.map((e) => e.decision)).to.deep.equal(["release", "deny"])
+    expect(trail.entries.map((e) => e.decision)).to.deep.equal(["release", "deny"])
+    expect(trail.next).to.equal(null)
+    const firstPage = await clientB.auditTrail(patient, {limit: 1})
+    expect(firstPage.entries.map((e) => e.decision)).to.deep.equal(["release"])
+    expect((await clientB.auditTrail(patient, {limit: 1, cursor: firstPage.next!})).entries.map((e) => e.decision)).to.deep.equal(["deny"])
     // The operator (admin: loopback without tokens) reads one record's trail without the patient's signature.
-    expect(((await rawB.request("audit_trail", {recordId: "obs-rpc"})) as unknown[]).length).to.equal(2)
+    expect(((await rawB.request("audit_trail", {recordId: "obs-rpc"})) as {entries: unknown[]}).entries.length).to.equal(2)
     const bundle = (await clientA.auditExport(patient)) as {resourceType: string; entry: unknown[]}
     expect(bundle.resourceType).to.equal("Bundle")
     expect(bundle.entry).to.have.length(3)
@@ -136,7 +140,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     })
 
     await clientA.eraseRecord(patient, {recordId: "obs-rpc"})
-    expect((await rpcFailure(clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment, breakGlass: true}))).domainCode).to.equal(
+    expect((await rpcFailure(clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment, breakGlassReason: "emergency"}))).domainCode).to.equal(
       "HEALTH_ERROR_RECORD_ERASED",
     )
     expect((await clientB.verifyRecord({recordId: "obs-rpc", resource: observation(), salt: put.salt})).valid).to.equal(true)
@@ -154,7 +158,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     for (const [name, args] of cases) {
       expect((await rpcFailure(rawB.request(name, args))).code, name).to.equal(RpcErrorCodes.INVALID_PARAMS)
     }
-    const request = readRequestToJson(signReadRequest({chainId: "another-chain", recordId: "r", purpose: Purpose.Treatment}, PrivateKey.generate()))
+    const request = readRequestToJson(signReadRequest({chainId: "another-chain", recordId: "r", custodian: "hosp-a", purpose: Purpose.Treatment}, PrivateKey.generate()))
     expect((await rpcFailure(rawB.request("record_get", {request}))).domainCode).to.equal("REQUEST_ERROR_WRONG_CHAIN")
   })
 
@@ -182,10 +186,10 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     const read = await cli(urlB, "read", "--key", files.providerB!, "--record-id", "obs-cli", "--purpose", "treatment")
     expect(read.json.resource).to.deep.equal(observation())
     const trail = await cli(urlA, "audit", "--key", files.patient!)
-    expect(trail.json).to.have.length(1)
+    expect((trail.json as unknown as {entries: unknown[]}).entries).to.have.length(1)
     const verify = await cli(urlB, "verify", "--record-id", "obs-cli", "--resource", resourceFile, "--salt", put.json.salt as string)
     expect(verify.json.valid).to.equal(true)
-    expect((await rpcFailure(cli(urlB, "read", "--key", files.providerB!, "--record-id", "obs-cli", "--purpose", "research"))).data?.reason).to.equal(
+    expect((await rpcFailure(cli(urlB, "read", "--key", files.providerB!, "--record-id", "obs-cli", "--purpose", "operations"))).data?.reason).to.equal(
       "PURPOSE_MISMATCH",
     )
   })
@@ -206,7 +210,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     const app = new CareLedgerClient({url: server.url, token: "read-token-0123456789"})
     const auditor = new CareLedgerClient({url: server.url, token: "admin-token-0123456789"})
     expect((await rpcFailure(app.request("audit_trail", {recordId: "obs-admin"}))).domainCode).to.equal("RPC_ERROR_PERMISSION")
-    const trail = (await auditor.request("audit_trail", {recordId: "obs-admin"})) as {decision: string; reason: string}[]
+    const trail = ((await auditor.request("audit_trail", {recordId: "obs-admin"})) as {entries: {decision: string; reason: string}[]}).entries
     expect(trail.map((e) => [e.decision, e.reason])).to.deep.equal([["release", "SELF_ACCESS"]])
     expect((await rpcFailure(auditor.request("audit_trail", {}))).code).to.equal(RpcErrorCodes.INVALID_PARAMS)
   })

@@ -91,9 +91,12 @@ describe("health/service", function () {
   }
 
   const read = (service: HealthService, reader: PrivateKey, recordId: string, purpose = Purpose.Treatment, breakGlass = false) =>
-    service.get(readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId, purpose, breakGlass}, reader)))
+    service.get(
+      readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId, custodian: "hosp-a", purpose, ...(breakGlass ? {breakGlassReason: "collapsed in the ED"} : {})}, reader)),
+    )
 
-  const trail = (service: HealthService) => service.auditTrail({request: auditRequestToJson(signAuditRequest({chainId: chain.genesis.chainId}, patient))})
+  const trail = async (service: HealthService) =>
+    (await service.auditTrail({request: auditRequestToJson(signAuditRequest({chainId: chain.genesis.chainId}, patient))})).entries
 
   async function grant(purposes: Purpose[]): Promise<string> {
     const tx = buildConsentGrant(
@@ -127,10 +130,12 @@ describe("health/service", function () {
     const got = await read(serviceB, providerB, "obs-1")
     expect(got.resource).to.deep.equal(resource)
     expect(got).to.include({source: "custodian", decision: "release", consentId, custodian: "hosp-a", version: 1})
-    expect(await vaultB.cachedVersions("obs-1")).to.deep.equal([1])
+    // B's node keeps no copy of what it fetched.
+    expect(await vaultB.recordIds()).to.deep.equal([])
 
-    // The wrong purpose is refused even with a treatment consent.
-    expect((await failure(read(serviceB, providerB, "obs-1", Purpose.Research))).details.reason).to.equal("PURPOSE_MISMATCH")
+    // The wrong purpose is refused even with a treatment consent; a purpose the role may not claim, too.
+    expect((await failure(read(serviceB, providerB, "obs-1", Purpose.Operations))).details.reason).to.equal("PURPOSE_MISMATCH")
+    expect((await failure(read(serviceB, providerB, "obs-1", Purpose.Research))).details.reason).to.equal("PURPOSE_NOT_PERMITTED")
 
     // Revoked: refused again.
     const revoke = buildConsentRevoke({chainId: chain.genesis.chainId, nonce: await chain.nonce(patient), consentId}, patient)
@@ -142,15 +147,20 @@ describe("health/service", function () {
     const glass = await read(serviceB, providerB, "obs-1", Purpose.Treatment, true)
     expect(glass.decision).to.equal("break-glass")
     entries = await trail(serviceA)
-    expect(entries.map((e) => e.decision)).to.deep.equal(["break-glass", "deny", "deny", "release", "deny"])
+    expect(entries.map((e) => e.decision)).to.deep.equal(["break-glass", "deny", "deny", "deny", "release", "deny"])
+    expect(entries[0]).to.include({note: "collapsed in the ED"})
 
     // The patient erases: custody and every cached copy go; reads say erased; the anchor still verifies.
     const erase = buildRecordErase({chainId: chain.genesis.chainId, nonce: await chain.nonce(patient), recordId: "obs-1"}, patient)
     await serviceA.erase({tx: toHex(erase.serialize()), wait: true})
     expect(await vaultA.has("obs-1")).to.equal(false)
     expect(await vaultA.versions("obs-1")).to.deep.equal([])
-    expect(await vaultB.cachedVersions("obs-1")).to.deep.equal([])
     expect((await failure(read(serviceB, providerB, "obs-1", Purpose.Treatment, true))).code).to.equal(HealthErrorCode.RECORD_ERASED)
+    // The erasure and the refused read after it are in the patient's trail.
+    expect((await trail(serviceA)).slice(0, 2).map((e) => [e.decision, e.reason])).to.deep.equal([
+      ["deny", "RECORD_ERASED"],
+      ["erase", "PATIENT_REQUEST"],
+    ])
     expect((await failure(read(serviceA, patient, "obs-1"))).code).to.equal(HealthErrorCode.RECORD_ERASED)
     const verified = await serviceB.verify({recordId: "obs-1", resource, salt: toHex(salt)})
     expect(verified).to.include({valid: true, erased: true})
@@ -168,7 +178,7 @@ describe("health/service", function () {
     await put("obs-2", observation())
     const own = await read(serviceA, patient, "obs-2")
     expect(own).to.include({decision: "release", source: "vault"})
-    await grant([Purpose.Treatment, Purpose.Research])
+    await grant([Purpose.Treatment, Purpose.Operations])
     await read(serviceB, providerB, "obs-2")
     const consents = await serviceA.listConsents({patient: patient.id})
     expect(consents).to.have.length(1)
@@ -176,7 +186,7 @@ describe("health/service", function () {
     expect(await serviceA.listConsents({grantee: providerB.id})).to.have.length(1)
     const check = await serviceA.checkConsent({recordId: "obs-2", reader: researcherB.id, purpose: "research"})
     expect(check).to.include({allowed: false, reason: "NO_CONSENT"})
-    expect((await serviceA.checkConsent({recordId: "obs-2", reader: providerB.id, purpose: "research"})).allowed).to.equal(true)
+    expect((await serviceA.checkConsent({recordId: "obs-2", reader: providerB.id, purpose: "operations"})).allowed).to.equal(true)
 
     const bundle = (await serviceA.auditExport({request: auditRequestToJson(signAuditRequest({chainId: chain.genesis.chainId}, patient))})) as FhirResource
     validateFhirResource(bundle)
@@ -223,15 +233,15 @@ describe("health/service", function () {
   it("refuses wrongly signed, replayed and stale requests", async () => {
     await put("obs-4", observation())
     await grant([Purpose.Treatment])
-    const forged = {...readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-4", purpose: Purpose.Treatment}, researcherB)), reader: providerB.id}
+    const forged = {...readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-4", custodian: "hosp-a", purpose: Purpose.Treatment}, researcherB)), reader: providerB.id}
     expect((await failure(serviceB.get(forged))).code).to.equal(RequestErrorCode.BAD_SIGNATURE)
-    const request = readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-4", purpose: Purpose.Treatment}, providerB))
+    const request = readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-4", custodian: "hosp-a", purpose: Purpose.Treatment}, providerB))
     await serviceB.get(request)
     expect((await failure(serviceB.get(request))).code).to.equal(RequestErrorCode.REPLAYED)
-    const stale = readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-4", purpose: Purpose.Treatment, time: Date.now() - 600_000}, providerB))
+    const stale = readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-4", custodian: "hosp-a", purpose: Purpose.Treatment, time: Date.now() - 600_000}, providerB))
     expect((await failure(serviceB.get(stale))).code).to.equal(RequestErrorCode.STALE)
     // A request B's node already used cannot be replayed to the custodian directly either.
-    const raw = signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-4", purpose: Purpose.Treatment}, providerB)
+    const raw = signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-4", custodian: "hosp-a", purpose: Purpose.Treatment}, providerB)
     await serviceB.get(readRequestToJson(raw))
     const {encodeReadRequest} = await import("@careledger/client")
     const replayed = decode(await serviceA.handleExchange(encodeReadRequest(raw), "hosp-b")) as {ok: boolean; code: string}
@@ -247,7 +257,6 @@ describe("health/service", function () {
       return encode({...answer, resource: new TextEncoder().encode(JSON.stringify(condition()))})
     }
     expect((await failure(read(serviceB, providerB, "obs-5"))).code).to.equal(HealthErrorCode.CONTENT_MISMATCH)
-    expect(await vaultB.cachedVersions("obs-5")).to.deep.equal([])
     exchangeB.rewrite = undefined
 
     const path = vaultA.blobPath("custody", "obs-5", 1)
@@ -281,14 +290,13 @@ describe("health/service", function () {
     const {salt} = await put("obs-6", observation())
     await grant([Purpose.Treatment])
     await read(serviceB, providerB, "obs-6")
-    await serviceB.stop()
-    // B is down when the custodian's erase finalizes; it reconciles with the chain when it starts.
     expect((await failure(serviceB.eraseAsCustodian({recordId: "obs-6", legalBasis: "court order 2026/17"}))).code).to.equal(HealthErrorCode.BAD_PARAMS)
-    await serviceA.eraseAsCustodian({recordId: "obs-6", legalBasis: "court order 2026/17", wait: true})
-    expect(await vaultB.cachedVersions("obs-6")).to.deep.equal([1])
+    await serviceA.stop()
+    // A is down when the erase finalizes (signed by its key elsewhere); it reconciles with the chain when it starts.
+    await chain.send(keyA, TxType.RecordErase, {recordId: "obs-6", legalBasis: "court order 2026/17"})
+    await serviceA.start()
     expect(await vaultA.has("obs-6")).to.equal(false)
-    await serviceB.start()
-    expect(await vaultB.cachedVersions("obs-6")).to.deep.equal([])
+    expect((await trail(serviceA))[0]).to.include({decision: "erase", reason: "CUSTODIAN_LEGAL_BASIS", note: "court order 2026/17"})
     expect((await serviceB.verify({recordId: "obs-6", resource: observation(), salt: toHex(salt)})).valid).to.equal(true)
   })
 })

@@ -42,8 +42,8 @@ describe("health/vault", () => {
   })
 
   it("stores versions encrypted, reads them back, and survives a restart", async () => {
-    await vault.put("rec-1", 1, entry)
-    await vault.put("rec-1", 2, {...entry, resource: utf8("v2")})
+    await vault.putNew("rec-1", 1, entry)
+    await vault.putNew("rec-1", 2, {...entry, resource: utf8("v2")})
     for (const bytes of await allFileBytes(dir)) expect(bytes.includes(Buffer.from("Zebulon"))).to.equal(false)
     await vault.stop()
     await vault.start()
@@ -66,8 +66,8 @@ describe("health/vault", () => {
   })
 
   it("detects tampered ciphertext and swapped blobs", async () => {
-    await vault.put("rec-1", 1, entry)
-    await vault.put("rec-1", 2, {...entry, resource: utf8("second")})
+    await vault.putNew("rec-1", 1, entry)
+    await vault.putNew("rec-1", 2, {...entry, resource: utf8("second")})
     const path = vault.blobPath("custody", "rec-1", 1)
     const bytes = await readFile(path)
     bytes[bytes.length - 3] ^= 0x01
@@ -80,7 +80,7 @@ describe("health/vault", () => {
   })
 
   it("a different vault key cannot open the records", async () => {
-    await vault.put("rec-1", 1, entry)
+    await vault.putNew("rec-1", 1, entry)
     await vault.stop()
     await writeFile(join(dir, "vault.key"), `${Buffer.from(randomBytes(32)).toString("hex")}\n`, {mode: 0o600})
     await vault.start()
@@ -88,40 +88,46 @@ describe("health/vault", () => {
   })
 
   it("crypto-shreds: after erase neither the wrapped key nor the ciphertext is on disk", async () => {
-    await vault.put("rec-1", 1, entry)
-    await vault.cachePut("rec-1", 1, entry)
-    await vault.put("rec-2", 1, entry)
+    await vault.putNew("rec-1", 1, entry)
+    await vault.putNew("rec-2", 1, entry)
     const sealed = await readFile(vault.blobPath("custody", "rec-1", 1))
-    const cachedSealed = await readFile(vault.blobPath("cache", "rec-1", 1))
     expect(await vault.erase("rec-1")).to.equal(true)
     expect(await vault.get("rec-1", 1)).to.equal(undefined)
-    expect(await vault.cacheGet("rec-1", 1)).to.equal(undefined)
     expect(await vault.has("rec-1")).to.equal(false)
     expect(await vault.versions("rec-1")).to.deep.equal([])
-    // A 24-byte window of each ciphertext body must not survive anywhere in the vault's files.
-    const probes = [Buffer.from(sealed.subarray(40, 64)), Buffer.from(cachedSealed.subarray(40, 64))]
+    // A 24-byte window of the ciphertext body must not survive anywhere in the vault's files.
+    const probes = [Buffer.from(sealed.subarray(40, 64))]
     for (const bytes of await allFileBytes(dir)) for (const probe of probes) expect(bytes.includes(probe)).to.equal(false)
     expect((await vault.get("rec-2", 1))?.resource).to.deep.equal(entry.resource)
     expect(await vault.erase("rec-1")).to.equal(false)
   })
 
-  it("keeps fetched copies apart and drops them on their own", async () => {
-    await vault.cachePut("rec-9", 3, entry)
-    expect(await vault.cachedVersions("rec-9")).to.deep.equal([3])
-    expect(await vault.get("rec-9", 3)).to.equal(undefined)
-    expect(await vault.cacheDrop("rec-9")).to.equal(true)
-    expect(await vault.cacheGet("rec-9", 3)).to.equal(undefined)
+  it("concurrent first writes of one record share one data key", async () => {
+    await Promise.all(Array.from({length: 8}, (_, i) => vault.putNew("rec-c", i + 1, {...entry, resource: utf8(`v${i + 1}`)})))
+    for (let i = 1; i <= 8; i++) expect(new TextDecoder().decode((await vault.get("rec-c", i))?.resource)).to.equal(`v${i}`)
   })
 
-  it("concurrent first writes of one record share one data key", async () => {
-    await Promise.all(Array.from({length: 8}, (_, i) => vault.cachePut("rec-c", i + 1, {...entry, resource: utf8(`v${i + 1}`)})))
-    for (let i = 1; i <= 8; i++) expect(new TextDecoder().decode((await vault.cacheGet("rec-c", i))?.resource)).to.equal(`v${i}`)
+  it("of concurrent writes of the same version exactly one stores, and the stored one is never replaced", async () => {
+    const results = await Promise.all(Array.from({length: 6}, (_, i) => vault.putNew("rec-d", 1, {...entry, resource: utf8(`w${i}`)})))
+    expect(results.filter((wrote) => wrote)).to.have.length(1)
+    const winner = results.indexOf(true)
+    expect(new TextDecoder().decode((await vault.get("rec-d", 1))?.resource)).to.equal(`w${winner}`)
+  })
+
+  it("journals node transactions durably until they are dropped", async () => {
+    await vault.putPending("aa", utf8("tx-a"))
+    await vault.putPending("bb", utf8("tx-b"))
+    await vault.stop()
+    await vault.start()
+    expect((await vault.pending(10)).map((p) => p.hash)).to.deep.equal(["aa", "bb"])
+    await vault.deletePending("aa")
+    expect((await vault.pending(10)).map((p) => p.hash)).to.deep.equal(["bb"])
   })
 
   it("refuses unsafe ids and use before start", async () => {
-    expect((await rejection(vault.put("../x", 1, entry))).code).to.equal(VaultErrorCode.BAD_ID)
-    expect((await rejection(vault.put("ok", 0, entry))).code).to.equal(VaultErrorCode.BAD_ID)
-    await vault.put("..", 1, entry)
+    expect((await rejection(vault.putNew("../x", 1, entry))).code).to.equal(VaultErrorCode.BAD_ID)
+    expect((await rejection(vault.putNew("ok", 0, entry))).code).to.equal(VaultErrorCode.BAD_ID)
+    await vault.putNew("..", 1, entry)
     expect((await vault.get("..", 1))?.resource).to.deep.equal(entry.resource)
     await vault.stop()
     expect((await rejection(vault.get("ok", 1))).code).to.equal(VaultErrorCode.CLOSED)

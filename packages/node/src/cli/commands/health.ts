@@ -1,11 +1,11 @@
 import {parseArgs} from "node:util"
 import {readFileSync} from "node:fs"
-import {Purpose, fromHex, type ConsentGrantee, type ConsentScope} from "@careledger/core"
+import {PURPOSES as CORE_PURPOSES, Purpose, fromHex, type ConsentGrantee, type ConsentScope} from "@careledger/core"
 import {CareLedgerClient, HealthClient, type FhirResource} from "@careledger/client"
 import {readKeyFile} from "../../keystore/index.js"
 import {UsageError, type CliIo} from "../io.js"
 
-const PURPOSES = Object.values(Purpose) as string[]
+const PURPOSES: readonly string[] = CORE_PURPOSES
 
 function purpose(value: string | undefined): Purpose {
   if (value === undefined || !PURPOSES.includes(value)) throw new UsageError(`--purpose must be one of ${PURPOSES.join(", ")}`)
@@ -48,7 +48,7 @@ export async function healthCommand(args: string[], io: CliIo): Promise<number> 
       previous: {type: "string"},
       salt: {type: "string"},
       purpose: {type: "string"},
-      "break-glass": {type: "boolean"},
+      "break-glass": {type: "string"},
       grantee: {type: "string"},
       "grantee-hospital": {type: "string"},
       types: {type: "string"},
@@ -89,7 +89,7 @@ export async function healthCommand(args: string[], io: CliIo): Promise<number> 
       break
     }
     case "read":
-      result = await health.readRecord(key(), {recordId: recordId(), purpose: purpose(values.purpose), breakGlass: values["break-glass"] === true})
+      result = await health.readRecord(key(), {recordId: recordId(), purpose: purpose(values.purpose), ...(values["break-glass"] === undefined ? {} : {breakGlassReason: values["break-glass"]})})
       break
     case "grant": {
       let grantee: ConsentGrantee

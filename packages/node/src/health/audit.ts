@@ -1,0 +1,44 @@
+/** The patient's trail as RPC pages, and the whole of it for an export. */
+import type {AuditEntryJson, AuditPage} from "@careledger/client"
+import {HealthError, HealthErrorCode} from "./errors.js"
+import type {HealthLedger, LedgerAccessEntry} from "./ledger.js"
+
+export function auditJson(e: LedgerAccessEntry): AuditEntryJson {
+  return {
+    recordId: e.recordId,
+    reader: e.reader,
+    purpose: e.purpose,
+    decision: e.decision,
+    reason: e.reason,
+    consentId: e.consentId,
+    at: e.at,
+    via: e.via,
+    loggedBy: e.loggedBy,
+    txHash: e.txHash,
+    height: e.height,
+    note: e.note,
+  }
+}
+
+/** One page of a patient's or a record's trail; a bad cursor is a BAD_PARAMS error. */
+export async function auditPage(ledger: HealthLedger, filter: {patient: string} | {recordId: string}, page: {cursor?: string; limit?: number}): Promise<AuditPage> {
+  try {
+    const result = await ledger.listAccessLog(filter, page)
+    return {entries: result.entries.map(auditJson), next: result.next}
+  } catch (err) {
+    if (err instanceof TypeError) throw new HealthError(HealthErrorCode.BAD_PARAMS, err.message)
+    throw err
+  }
+}
+
+/** Every entry of a patient's trail, page by page (pages never repeat, so this ends with the trail). */
+export async function wholeTrail(ledger: HealthLedger, patient: string): Promise<LedgerAccessEntry[]> {
+  const entries: LedgerAccessEntry[] = []
+  let cursor: string | undefined
+  for (;;) {
+    const page = await ledger.listAccessLog({patient}, cursor === undefined ? {} : {cursor})
+    entries.push(...page.entries)
+    if (page.next === null) return entries
+    cursor = page.next
+  }
+}
