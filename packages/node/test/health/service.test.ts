@@ -299,4 +299,33 @@ describe("health/service", function () {
     expect((await trail(serviceA))[0]).to.include({decision: "erase", reason: "CUSTODIAN_LEGAL_BASIS", note: "court order 2026/17"})
     expect((await serviceB.verify({recordId: "obs-6", resource: observation(), salt: toHex(salt)})).valid).to.equal(true)
   })
+
+  it("reads an older version when asked, and refuses stored content that is not the anchored one", async () => {
+    const first = observation()
+    await put("obs-7", first)
+    const v1 = (await serviceA.history("obs-7")).versions[0]!
+    const second = observation(6.1)
+    await put("obs-7", second, 2, Buffer.from(v1.contentHash, "hex"))
+    const ask = (version?: number) =>
+      serviceA.get(readRequestToJson(signReadRequest({chainId: chain.genesis.chainId, recordId: "obs-7", custodian: "hosp-a", purpose: Purpose.Treatment, version}, patient)))
+    expect((await ask()).resource).to.deep.equal(second)
+    expect(await ask(1)).to.include({version: 1})
+    expect((await ask(1)).resource).to.deep.equal(first)
+    expect((await failure(ask(3))).code).to.equal(HealthErrorCode.RECORD_NOT_FOUND)
+    // Content stored under version 1 that does not hash to its anchor (what a lost put race left behind) is not released.
+    await vaultA.removeVersion("obs-7", 1)
+    await vaultA.putNew("obs-7", 1, {salt: new Uint8Array(32).fill(1), resource: new TextEncoder().encode(JSON.stringify(condition()))})
+    expect((await failure(ask(1))).code).to.equal(HealthErrorCode.CONTENT_MISMATCH)
+  })
+
+  it("removes a stored version whose anchor never finalized, and keeps anchored ones", async () => {
+    await put("obs-8", observation())
+    await vaultA.putNew("obs-8", 2, {salt: new Uint8Array(32), resource: new TextEncoder().encode("{}")})
+    await vaultA.putNew("obs-9", 1, {salt: new Uint8Array(32), resource: new TextEncoder().encode("{}")})
+    await serviceA.stop()
+    serviceA = new HealthService({hospital: "hosp-a", unanchoredGraceMs: 0}, {ledger: chain.ledger(), vault: vaultA, nodeKey: keyA})
+    await serviceA.start()
+    expect(await vaultA.versions("obs-8")).to.deep.equal([1])
+    expect(await vaultA.versions("obs-9")).to.deep.equal([])
+  })
 })
