@@ -7,8 +7,7 @@
 import {expect} from "chai"
 import {execFile} from "node:child_process"
 import {randomBytes} from "node:crypto"
-import {mkdtemp, readFile, rm} from "node:fs/promises"
-import {tmpdir} from "node:os"
+import {readFile} from "node:fs/promises"
 import {join} from "node:path"
 import {promisify} from "node:util"
 import {Client} from "fhir-kit-client"
@@ -23,8 +22,8 @@ import {
   tokenRequestBody,
   type FhirResource,
 } from "@careledger/client"
-import {prepareDevnet, readKeyFile, spawnNode, stopNode, waitForRpc, writeKeyFile, type DevnetPlan, type RunningNode} from "@careledger/node"
-import {eventually} from "./helpers/cluster.js"
+import {readKeyFile, writeKeyFile, type DevnetPlan} from "@careledger/node"
+import {Cluster, eventually} from "./helpers/cluster.js"
 
 const independent = new Fhir()
 
@@ -74,9 +73,8 @@ function observation(id: string, patient: string, value: number): FhirResource &
 describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-client)", function () {
   this.timeout(180_000)
 
-  let dir: string
+  let cluster: Cluster
   let plan: DevnetPlan
-  let running: RunningNode[] = []
   let chainId: string
   let rpcA: CareLedgerClient
   let healthA: HealthClient
@@ -85,10 +83,10 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
   let patient: PrivateKey
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), "careledger-fhir-"))
-    plan = await prepareDevnet(join(dir, "net"), {nodes: 3, fresh: true, chainId: "fhir-story", blockIntervalMs: 300})
-    running = plan.nodes.map((spec) => spawnNode(spec))
-    await Promise.all(running.map((node) => waitForRpc(node.spec.rpcUrl, 60_000)))
+    cluster = await Cluster.create({nodes: 3, fresh: true, chainId: "fhir-story", blockIntervalMs: 300})
+    plan = cluster.plan
+    plan.nodes.forEach((_, i) => cluster.start(i))
+    await Promise.all(plan.nodes.map((_, i) => cluster.ready(i)))
     for (const node of plan.nodes) await eventually(async () => ((await fetch(`${node.fhirUrl}/metadata`)).ok ? true : undefined), "the FHIR endpoint")
     chainId = plan.chainId
     rpcA = new CareLedgerClient({url: plan.nodes[0]!.rpcUrl, timeoutMs: 60_000})
@@ -107,8 +105,7 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
   })
 
   after(async () => {
-    await Promise.all(running.map((node) => stopNode(node)))
-    await rm(dir, {recursive: true, force: true})
+    await cluster.destroy()
   })
 
   async function token(fhirUrl: string, key: PrivateKey, scope: string): Promise<string> {
@@ -208,15 +205,15 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     const fhirA = plan.nodes[0]!.fhirUrl
     const writerA = new Client({baseUrl: fhirA, bearerToken: await token(fhirA, providerA, "system/*.write")})
     await create(writerA, observation("obs-doc", patient.id, 5.9))
-    writeKeyFile(join(dir, "provider.key"), providerA)
-    writeKeyFile(join(dir, "patient.key"), patient)
+    writeKeyFile(join(cluster.dir, "provider.key"), providerA)
+    writeKeyFile(join(cluster.dir, "patient.key"), patient)
     const doc = await readFile(new URL("../../docs/fhir.md", import.meta.url), "utf8")
     const blocks = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!)
     expect(blocks.length).to.be.greaterThan(3)
     const script = `set -euo pipefail\n${blocks.join("\n")}\necho all-examples-ran\n`
     const {stdout} = await promisify(execFile)("bash", ["-c", script], {
       cwd: new URL("../..", import.meta.url).pathname,
-      env: {...process.env, FHIR: fhirA, KEY_FILE: join(dir, "provider.key"), PATIENT_KEY_FILE: join(dir, "patient.key"), PATIENT: patient.id, RECORD: "obs-doc"},
+      env: {...process.env, FHIR: fhirA, KEY_FILE: join(cluster.dir, "provider.key"), PATIENT_KEY_FILE: join(cluster.dir, "patient.key"), PATIENT: patient.id, RECORD: "obs-doc"},
       timeout: 120_000,
     })
     expect(stdout).to.contain("all-examples-ran")
