@@ -38,6 +38,7 @@ export const SETTINGS: {readonly [K in keyof NodeConfig]: Setting} = {
   fhir: {kind: "bool", env: "CARELEDGER_FHIR", flag: "fhir", doc: "serve the FHIR R4 endpoint (docs/fhir.md)"},
   fhirHost: {kind: "string", env: "CARELEDGER_FHIR_HOST", flag: "fhir-host", doc: "FHIR bind address (loopback only)"},
   fhirPort: {kind: "port", env: "CARELEDGER_FHIR_PORT", flag: "fhir-port", doc: "FHIR port (0 picks a free one)"},
+  fhirPublicUrl: {kind: "nullableString", env: "CARELEDGER_FHIR_PUBLIC_URL", flag: "fhir-public-url", doc: "FHIR base URL behind a TLS proxy"},
   observer: {kind: "bool", env: "CARELEDGER_OBSERVER", flag: "observer", doc: "follow without voting"},
   logLevel: {kind: "logLevel", env: "CARELEDGER_LOG_LEVEL", flag: "log-level", doc: "fatal|error|warn|info|debug|trace|silent"},
   logFormat: {kind: "logFormat", env: "CARELEDGER_LOG_FORMAT", flag: "log-format", doc: "auto|pretty|json"},

@@ -31,6 +31,8 @@ export interface NodeConfig {
   fhir: boolean
   fhirHost: string
   fhirPort: number
+  /** Base URL clients use when a TLS proxy fronts the endpoint (token audience, links); null: the bound address. */
+  fhirPublicUrl: string | null
   /** Follow the chain without voting even when this node's key is a validator. */
   observer: boolean
   logLevel: LogLevel
@@ -67,6 +69,7 @@ export function defaultConfig(dataDir: string): NodeConfig {
     fhir: true,
     fhirHost: "127.0.0.1",
     fhirPort: 8547,
+    fhirPublicUrl: null,
     observer: false,
     logLevel: "info",
     logFormat: "auto",

@@ -3,6 +3,11 @@ export interface FhirServerOptions {
   host: string
   /** 0 picks a free port. */
   port: number
+  /**
+   * The base URL clients use (e.g. https://fhir.hospital.example/fhir behind a TLS proxy): it is the
+   * token endpoint's audience and the base of links. Null: the bound loopback address.
+   */
+  publicUrl: string | null
   /** Lifetime of issued access tokens in seconds (SMART recommends no more than 5 minutes). */
   tokenLifetimeSeconds: number
   /** Most live access tokens held; beyond it the oldest are dropped first. */
@@ -22,6 +27,7 @@ export interface FhirServerOptions {
 export const defaultFhirServerOptions: FhirServerOptions = {
   host: "127.0.0.1",
   port: 8547,
+  publicUrl: null,
   tokenLifetimeSeconds: 300,
   maxTokens: 10_000,
   maxBodyBytes: 10 * 1024 * 1024,

@@ -121,6 +121,7 @@ export class FhirServer {
   private readonly now: () => number
   private readonly routes: {method: string; pattern: RegExp; handler: Handler}[]
   private baseUrl = ""
+  private boundUrl = ""
   /** Bytes of request bodies being received right now, across all requests. */
   private bodyBytesInFlight = 0
 
@@ -148,8 +149,14 @@ export class FhirServer {
     ]
   }
 
+  /** The base URL clients use (the public URL when one is configured). */
   get url(): string | null {
     return this.server === null ? null : this.baseUrl
+  }
+
+  /** The base URL on the bound address (what a proxy in front forwards to). */
+  get listenUrl(): string | null {
+    return this.server === null ? null : this.boundUrl
   }
 
   async start(): Promise<void> {
@@ -161,7 +168,8 @@ export class FhirServer {
     })
     const address = server.address() as AddressInfo
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address
-    this.baseUrl = `http://${host}:${address.port}/fhir`
+    this.boundUrl = `http://${host}:${address.port}/fhir`
+    this.baseUrl = this.options.publicUrl?.replace(/\/$/, "") ?? this.boundUrl
     this.server = server
   }
 

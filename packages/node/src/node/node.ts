@@ -106,6 +106,9 @@ export class CareLedgerNode implements Startable {
         `FHIR host ${config.fhirHost} is not loopback: the FHIR endpoint has no TLS of its own, so it binds to loopback only (put a TLS proxy in front)`,
       )
     }
+    if (config.fhirPublicUrl !== null && !/^https?:\/\/[^/?#]+(\/[^?#]*)?\/fhir\/?$/.test(config.fhirPublicUrl)) {
+      throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, `FHIR public URL ${config.fhirPublicUrl} must be an http(s) URL whose path ends in /fhir`)
+    }
     this.metrics = new NodeMetrics()
     this.health = new HealthPart({dataDir: config.dataDir}, {logger: moduleLogger(deps.logger, "health")})
   }
@@ -330,7 +333,7 @@ export class CareLedgerNode implements Startable {
     )
     await this.startPart("rpc", this.rpc)
     if (this.config.fhir) {
-      this.fhir = new FhirServer({host: this.config.fhirHost, port: this.config.fhirPort}, {...this.health.fhirDeps(), logger: moduleLogger(log, "fhir")})
+      this.fhir = new FhirServer({host: this.config.fhirHost, port: this.config.fhirPort, publicUrl: this.config.fhirPublicUrl}, {...this.health.fhirDeps(), logger: moduleLogger(log, "fhir")})
       await this.startPart("fhir", this.fhir)
     }
     if (this.config.metrics) {

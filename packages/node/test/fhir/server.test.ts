@@ -148,6 +148,27 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     expect(smart.token_endpoint_auth_signing_alg_values_supported).to.deep.equal(["EdDSA"])
   })
 
+  it("behind a proxy: the public URL is the token audience and the base of links", async () => {
+    const proxied = new FhirServer(
+      {port: 0, publicUrl: "https://fhir.hosp-a.example/fhir"},
+      {health: services[0]!, ledger: chain.ledger(), identityOf: (key) => getIdentity(chain.state, key), blockTime: async () => undefined},
+    )
+    await proxied.start()
+    try {
+      const form = (tokenUrl: string) => ({
+        method: "POST",
+        headers: {"content-type": "application/x-www-form-urlencoded"},
+        body: tokenRequestBody(buildClientAssertion(providerA, {tokenUrl, purposeOfUse: "TREAT"}), "system/*.read"),
+      })
+      expect((await fetch(`${proxied.listenUrl}/auth/token`, form("https://fhir.hosp-a.example/fhir/auth/token"))).status).to.equal(200)
+      expect((await fetch(`${proxied.listenUrl}/auth/token`, form(`${proxied.listenUrl}/auth/token`))).status).to.equal(401)
+      const smart = (await (await fetch(`${proxied.listenUrl}/.well-known/smart-configuration`)).json()) as {token_endpoint: string}
+      expect(smart.token_endpoint).to.equal("https://fhir.hosp-a.example/fhir/auth/token")
+    } finally {
+      await proxied.stop()
+    }
+  })
+
   it("refuses requests without a token, a token in the URL, and a forged or unenrolled client", async () => {
     const anonymous = await failure(new Client({baseUrl: servers[0]!.url!}).read({resourceType: "Observation", id: "x"}))
     expect(anonymous.status).to.equal(401)
