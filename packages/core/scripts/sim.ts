@@ -2,7 +2,7 @@
  * Runs the consensus simulator: `npm run sim -- --seeds N --validators K [--seed S] [--from F] [--figures]`.
  * Prints every failing seed (re-run it alone with --seed S) and the figures for docs/consensus.md.
  */
-import {configForSeed, runSimulation, type SimResult} from "../src/consensus/sim/index.js"
+import {configForSeed, runSimulation, type SimResult} from "../test/sim/index.js"
 
 interface Args {
   seeds: number

@@ -1,4 +1,5 @@
 import {
+  proposerOf,
   Block,
   PrivateKey,
   Role,
@@ -106,7 +107,7 @@ export function buildChain(validators: readonly PrivateKey[], height: number, fo
         round: 0,
         parentHash: parent === undefined ? ZERO_HASH : parent.hash(),
         timestamp: 1_700_000_000_000 + h * 1000,
-        proposer: h === 0 ? new Uint8Array(32) : validators[h % validators.length]!.publicKey,
+        proposer: h === 0 ? new Uint8Array(32) : proposerOf(validators, h, 0).publicKey,
         stateRoot: ZERO_HASH,
         validatorsHash,
         lastCommit: h <= 1 ? null : lastCommit,

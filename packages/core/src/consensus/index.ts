@@ -10,7 +10,7 @@
  *            validate-block, commit, evidence, request-sync, peer-behind
  * Messages (proposals, prevotes, precommits) are signed, canonical CBOR; precommits sign core's
  * `precommitSigningBytes`, so a quorum of them is a `CommitCertificate` checked by `verifyCommit`.
- * The simulator in `sim/` runs the same machine under a seeded, faulty virtual network.
+ * The simulator (`test/sim/`, `npm run sim`) runs the same machine under a seeded, faulty virtual network.
  */
 export * from "./errors.js"
 export * from "./options.js"

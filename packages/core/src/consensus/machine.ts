@@ -2,6 +2,7 @@ import {bytesEqual, toHex} from "../encoding/bytes.js"
 import type {PrivateKey} from "../crypto/keys.js"
 import type {Block} from "../block/block.js"
 import {quorumSize, verifyCommit, type CommitCertificate} from "../block/commit.js"
+import {proposerOf} from "../chain/proposer.js"
 import {ConsensusError, ConsensusErrorCode} from "./errors.js"
 import {resolveConsensusOptions, roundTimeout, type ConsensusOptions} from "./options.js"
 import {
@@ -191,7 +192,7 @@ export class ConsensusMachine {
 
   /** Proposer of (height, round) for the current validator set: validators[(h + r) mod n]. */
   proposerOf(height: number, round: number): Uint8Array {
-    return this.validators[(height + round) % this.validators.length]!
+    return proposerOf(this.validators, height, round)
   }
 
   /** Begins the current height (restoring persisted records first). Call once. */

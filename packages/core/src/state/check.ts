@@ -419,9 +419,8 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
     }
     if (proposal.voters.includes(sender.account)) fail(TxErrorCode.CONFLICT, `${sender.account} already voted for this proposal`)
     return (writer) => {
-      // Votes of validators that have since left the set no longer count.
-      const voters = [...proposal.voters.filter((v) => validators.includes(v)), sender.account]
-      if (voters.length * 2 <= validators.length) {
+      const {voters, passes} = tallyValidatorVote(proposal.voters, validators, sender.account)
+      if (!passes) {
         putProposal(writer, {...proposal, voters})
         return
       }
@@ -438,4 +437,13 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
       }
     }
   },
+}
+
+/**
+ * Adds `voter` to a validator-set proposal's voters: votes of validators that have since left the
+ * set no longer count, and the proposal passes when more than half of the current set voted for it.
+ */
+export function tallyValidatorVote(voters: readonly string[], validators: readonly string[], voter: string): {voters: string[]; passes: boolean} {
+  const counted = [...voters.filter((v) => validators.includes(v) && v !== voter), voter]
+  return {voters: counted, passes: counted.length * 2 > validators.length}
 }

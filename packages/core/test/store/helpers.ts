@@ -9,6 +9,7 @@ import {PrivateKey} from "../../src/crypto/keys.js"
 import {Block, validatorsHashOf, type BlockHeader} from "../../src/block/block.js"
 import {precommitSigningBytes, quorumSize, type CommitCertificate} from "../../src/block/commit.js"
 import {Transaction} from "../../src/tx/transaction.js"
+import {proposerOf} from "../../src/chain/proposer.js"
 import {Role, TxType} from "../../src/tx/types.js"
 import type {BlockExecution, Genesis, StateWrites} from "../../src/state/types.js"
 
@@ -106,7 +107,7 @@ export function nextBlock(
       round,
       parentHash: parent.hash,
       timestamp: parent.header.timestamp + 1000,
-      proposer: signers[height % signers.length]!.publicKey,
+      proposer: proposerOf(signers, height, round).publicKey,
       stateRoot: execution.stateRoot,
       validatorsHash: validatorsHashOf(signers.map((key) => key.publicKey)),
       lastCommit: null,

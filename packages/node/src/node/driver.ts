@@ -1,16 +1,15 @@
 import {
-  Block,
   ConsensusMachine,
+  buildNextBlock,
   consensusRecordEntries,
   consensusRecordPrefix,
   encodeConsensusFrame,
-  executeBlock,
   peerIdOf,
   recordHeight,
   restoreConsensusRecords,
-  selectExecutable,
   toHex,
-  validatorsHashOf,
+  validateNextBlock,
+  type Block,
   type BlockExecution,
   type ChainStore,
   type CommitCertificate,
@@ -26,7 +25,6 @@ import type {Logger} from "../logger/index.js"
 import type {NodeMetrics} from "../metrics/index.js"
 import {NodeError, NodeErrorCode} from "./errors.js"
 import type {Startable} from "./startable.js"
-import {validateNextBlock} from "./validate.js"
 
 export interface TimeoutRecord {
   height: number
@@ -236,7 +234,7 @@ export class ConsensusDriver implements Startable {
         return
       }
       case "build-proposal": {
-        const block = await this.buildProposal(action.height, action.round)
+        const block = await this.buildProposal(action.round)
         await this.runActions(machine.onProposalBuilt(block))
         return
       }
@@ -286,30 +284,16 @@ export class ConsensusDriver implements Startable {
     this.lastRound = round
   }
 
-  private async buildProposal(height: number, round: number): Promise<Block> {
+  /** The machine asks for the height after our head (commits and builds share one queue), so only the round is ours to pass. */
+  private async buildProposal(round: number): Promise<Block> {
     const {store, mempool} = this.deps
-    const chainId = this.options.chainId
-    const head = store.head()
-    const timestamp = Math.max(Date.now(), head.header.timestamp + 1)
-    const ctx = {chainId, height, timestamp, parentStateRoot: head.header.stateRoot}
-    const candidates = mempool.reap(this.options.maxBlockTxs, this.options.maxBlockBytes)
-    const {txs} = await selectExecutable(store.state(), ctx, candidates)
-    const execution = await executeBlock(store.state(), ctx, txs, {verifySignatures: false})
-    const lastCommit = height > 1 ? ((await store.getCommit(height - 1)) ?? null) : null
-    const block = Block.create(
-      {
-        chainId,
-        height,
-        round,
-        parentHash: head.hash,
-        timestamp,
-        proposer: this.deps.proposer,
-        stateRoot: execution.stateRoot,
-        validatorsHash: validatorsHashOf(store.validatorsAt(height)),
-        lastCommit,
-      },
-      txs,
-    )
+    const {block, execution} = await buildNextBlock(store, mempool, {
+      round,
+      proposer: this.deps.proposer,
+      now: Date.now(),
+      maxTxs: this.options.maxBlockTxs,
+      maxBytes: this.options.maxBlockBytes,
+    })
     this.executions.set(block.hashHex(), execution)
     return block
   }

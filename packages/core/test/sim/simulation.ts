@@ -1,13 +1,40 @@
-import {sha256} from "../../crypto/hash.js"
-import {PrivateKey, verifySignature} from "../../crypto/keys.js"
-import {bytesEqual, toHex, utf8} from "../../encoding/bytes.js"
-import {Block, txRootOf, validatorsHashOf} from "../../block/block.js"
-import {precommitSigningBytes, quorumSize, type CommitCertificate} from "../../block/commit.js"
-import {Transaction} from "../../tx/transaction.js"
-import {AccessDecisionKind, Purpose, TxType} from "../../tx/types.js"
-import {ConsensusMachine, type ConsensusAction, type Timeout} from "../machine.js"
-import {signerOf, signProposal, signVote, VoteKind, type ConsensusMessage, type Proposal} from "../messages.js"
-import type {ConsensusRecord} from "../records.js"
+/**
+ * The deterministic consensus simulator: the real ConsensusMachine, core's block assembly, header
+ * checks, certificate check and validator-vote tally, under a seeded, faulty virtual network with
+ * a stand-in state (the state root is a hash chain of tx roots); one file because the event loop,
+ * the fault injection and the invariants it checks share one virtual clock and node table.
+ */
+import {
+  AccessDecisionKind,
+  Block,
+  ConsensusMachine,
+  PrivateKey,
+  Purpose,
+  Transaction,
+  TxType,
+  assembleNextBlock,
+  bytesEqual,
+  checkNextHeader,
+  nextTimestamp,
+  sha256,
+  signProposal,
+  signVote,
+  signerOf,
+  tallyValidatorVote,
+  toHex,
+  txRootOf,
+  utf8,
+  verifyCommit,
+  verifySignature,
+  VoteKind,
+  type CommitCertificate,
+  type ConsensusAction,
+  type ConsensusMessage,
+  type ConsensusRecord,
+  type ParentView,
+  type Proposal,
+  type Timeout,
+} from "../../src/index.js"
 import {Prng} from "./prng.js"
 import {EventQueue} from "./queue.js"
 
@@ -177,6 +204,17 @@ function validatorVoteTx(voter: number, action: "add" | "remove", target: number
 // as a real node would verify each gossip message once.
 const verifiedTxs = new WeakSet<Transaction>()
 const verifiedSignatures = new Set<string>()
+const MAX_REMEMBERED_SIGNATURES = 200_000
+
+/** Nodes assemble different subsets of the same precommits; re-verifying them all would dominate the run time. */
+function rememberingVerifier(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const id = `${toHex(sha256(message))}/${toHex(publicKey)}/${toHex(signature)}`
+  if (verifiedSignatures.has(id)) return true
+  if (!verifySignature(publicKey, message, signature)) return false
+  if (verifiedSignatures.size > MAX_REMEMBERED_SIGNATURES) verifiedSignatures.clear()
+  verifiedSignatures.add(id)
+  return true
+}
 
 // ---- the simulated nodes ----
 
@@ -195,7 +233,8 @@ interface SimNode {
   validatorsAt: Uint8Array[][]
   stateRoots: Uint8Array[]
   finalizedTxs: Set<string>
-  tallies: Map<string, Set<string>>
+  /** Voters of each pending validator-set proposal (`action/key`). */
+  tallies: Map<string, string[]>
   records: ConsensusRecord[]
   // Volatile.
   pool: Map<string, Transaction>
@@ -671,24 +710,35 @@ class Simulation {
 
   // ---- the in-memory host: building, validating, storing, syncing ----
 
+  /** The tip of this node's chain as the parent of its next block. */
+  private parentView(node: SimNode): ParentView {
+    const height = node.chain.length
+    const parent = node.chain[height - 1]
+    return {
+      chainId: CHAIN_ID,
+      height,
+      hash: parent === undefined ? this.genesisHash : parent.hash(),
+      timestamp: parent?.header.timestamp ?? 0,
+      validators: node.validatorsAt[height + 1]!,
+      parentValidators: node.validatorsAt[height]!,
+    }
+  }
+
   private buildBlock(node: SimNode, height: number, round: number): Block {
-    const parent = node.chain[height - 2]
+    const parent = this.parentView(node)
     const txs: Transaction[] = []
     for (const tx of node.pool.values()) {
       if (txs.length >= MAX_BLOCK_TXS_SIM) break
       if (!node.finalizedTxs.has(tx.hashHex())) txs.push(tx)
     }
-    const txRoot = txRootOf(txs)
-    return Block.create(
+    return assembleNextBlock(
+      parent,
       {
-        chainId: CHAIN_ID,
-        height,
         round,
-        parentHash: parent === undefined ? this.genesisHash : parent.hash(),
-        timestamp: Math.max(this.now, (parent?.header.timestamp ?? 0) + 1),
         proposer: node.key.publicKey,
-        stateRoot: sha256(node.stateRoots[height - 1]!, txRoot),
-        validatorsHash: validatorsHashOf(node.validatorsAt[height]!),
+        timestamp: nextTimestamp(parent, this.now),
+        // The stand-in state: the root chains the parent's root with the block's tx root.
+        stateRoot: sha256(node.stateRoots[height - 1]!, txRootOf(txs)),
         lastCommit: height === 1 ? null : node.certs[height - 2]!,
       },
       txs,
@@ -698,25 +748,13 @@ class Simulation {
   /** Returns why `block` is not a valid next block for this node's chain, or null when it is. */
   private validateBlock(node: SimNode, block: Block): string | null {
     const h = block.header
-    const height = node.chain.length + 1
-    if (h.chainId !== CHAIN_ID) return "wrong chain"
-    if (h.height !== height) return `height ${h.height}, expected ${height}`
-    const parent = node.chain[height - 2]
-    if (!bytesEqual(h.parentHash, parent === undefined ? this.genesisHash : parent.hash())) return "wrong parent"
-    if (h.timestamp <= (parent?.header.timestamp ?? 0)) return "timestamp not after parent"
-    const validators = node.validatorsAt[height]!
-    if (!bytesEqual(h.proposer, validators[(height + h.round) % validators.length]!)) return "wrong proposer"
-    if (!bytesEqual(h.validatorsHash, validatorsHashOf(validators))) return "wrong validators hash"
-    if (!bytesEqual(h.txRoot, txRootOf(block.txs))) return "wrong tx root"
-    if (!bytesEqual(h.stateRoot, sha256(node.stateRoots[height - 1]!, h.txRoot))) return "wrong state root"
-    if (block.txs.length > MAX_BLOCK_TXS_SIM) return "too many txs"
-    if (height === 1) {
-      if (h.lastCommit !== null) return "a first block carries no commit"
-    } else {
-      if (h.lastCommit === null) return "missing last commit"
-      const error = this.checkCertificate(h.lastCommit, height - 1, h.parentHash, node.validatorsAt[height - 1]!)
-      if (error !== null) return error
+    try {
+      checkNextHeader(block, this.parentView(node), {verifySignature: rememberingVerifier})
+    } catch (err) {
+      return (err as Error).message
     }
+    if (!bytesEqual(h.stateRoot, sha256(node.stateRoots[h.height - 1]!, h.txRoot))) return "wrong state root"
+    if (block.txs.length > MAX_BLOCK_TXS_SIM) return "too many txs"
     const seen = new Set<string>()
     for (const tx of block.txs) {
       const id = tx.hashHex()
@@ -731,30 +769,14 @@ class Simulation {
     return null
   }
 
-  /**
-   * The same checks as core's verifyCommit, with each verified signature remembered: nodes assemble
-   * different subsets of the same precommits, and re-verifying them all would dominate the run time.
-   */
+  /** Core's verifyCommit, with each verified signature remembered (see rememberingVerifier). */
   private checkCertificate(cert: CommitCertificate, height: number, blockHash: Uint8Array, validators: Uint8Array[]): string | null {
-    if (cert.height !== height || !bytesEqual(cert.blockHash, blockHash)) return "certificate for another block"
-    const members = new Set(validators.map(toHex))
-    const seen = new Set<string>()
-    const message = precommitSigningBytes(CHAIN_ID, cert.height, cert.round, cert.blockHash)
-    const messageId = toHex(sha256(message))
-    for (const {validator, signature} of cert.signatures) {
-      const id = toHex(validator)
-      if (!members.has(id)) return `certificate signer ${id} is not a validator`
-      if (seen.has(id)) return `certificate signer ${id} appears twice`
-      const sigId = `${messageId}/${id}/${toHex(signature)}`
-      if (!verifiedSignatures.has(sigId)) {
-        if (!verifySignature(validator, message, signature)) return `bad precommit signature from ${id}`
-        if (verifiedSignatures.size > 200_000) verifiedSignatures.clear()
-        verifiedSignatures.add(sigId)
-      }
-      seen.add(id)
+    try {
+      verifyCommit(CHAIN_ID, cert, {height, blockHash}, validators, {verifySignature: rememberingVerifier})
+      return null
+    } catch (err) {
+      return (err as Error).message
     }
-    if (seen.size < quorumSize(validators.length)) return `${seen.size} of ${validators.length} signatures`
-    return null
   }
 
   /** Durable store of a finalized block, with the agreement and validity checks. */
@@ -783,18 +805,19 @@ class Simulation {
     this.checkRecoveries()
   }
 
-  /** A validator.vote passes when more than half of the current set voted the same change; it applies at the next height. */
+  /** A validator.vote passes when more than half of the current set voted the same change (core's tally); it applies at the next height. */
   private applyValidatorVotes(node: SimNode, block: Block, current: Uint8Array[]): Uint8Array[] {
     let next = current
-    const members = new Set(current.map(toHex))
+    const members = current.map(toHex)
     for (const tx of block.txs) {
-      if (tx.type !== TxType.ValidatorVote || !members.has(tx.senderId)) continue
+      if (tx.type !== TxType.ValidatorVote || !members.includes(tx.senderId)) continue
       const payload = tx.payload as {action: "add" | "remove"; key: Uint8Array}
       const id = `${payload.action}/${toHex(payload.key)}`
-      const voters = node.tallies.get(id) ?? new Set<string>()
-      voters.add(tx.senderId)
-      node.tallies.set(id, voters)
-      if (voters.size * 2 <= current.length) continue
+      const {voters, passes} = tallyValidatorVote(node.tallies.get(id) ?? [], members, tx.senderId)
+      if (!passes) {
+        node.tallies.set(id, voters)
+        continue
+      }
       node.tallies.delete(id)
       const target = toHex(payload.key)
       if (payload.action === "add" && !next.some((v) => toHex(v) === target)) next = [...next, payload.key]

@@ -16,10 +16,10 @@ import {
   validatorsHashOf,
   type BlockHeader,
   type Genesis,
-} from "@careledger/core"
-import {validateNextBlock} from "../../src/node/validate.js"
+} from "../../src/index.js"
+import {validateNextBlock} from "../../src/chain/index.js"
 
-describe("node/validate", () => {
+describe("chain/validation", () => {
   let dir: string
   let store: ChainStore
   const keys = [PrivateKey.generate(), PrivateKey.generate(), PrivateKey.generate(), PrivateKey.generate()]

@@ -1,6 +1,6 @@
 import {expect} from "chai"
-import {configForSeed, runSimulation, type FaultMix, type SimResult} from "../../src/consensus/sim/index.js"
-import {Prng} from "../../src/consensus/sim/prng.js"
+import {configForSeed, runSimulation, type FaultMix, type SimResult} from "./index.js"
+import {Prng} from "./prng.js"
 
 const CI_SEEDS = 1000
 
