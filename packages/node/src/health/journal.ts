@@ -5,7 +5,8 @@
  * start and after every finalized block, entries not yet final are submitted again (re-signed with
  * a fresh nonce when theirs was taken), so a custodian killed right after a release still logs it.
  */
-import {MempoolErrorCode, Transaction, TxErrorCode, isCareLedgerError, type PrivateKey, type TxType} from "@careledger/core"
+import {MempoolErrorCode, Transaction, TxErrorCode, isCareLedgerError, type TxType} from "@careledger/core"
+import type {NodeSigner, SignNext} from "../node/signer.js"
 import type {HealthLedger} from "./ledger.js"
 import type {Vault} from "./vault.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
@@ -22,32 +23,21 @@ export const MAX_PENDING_ENTRIES = 10_000
 const NONCE_CODES: readonly string[] = [TxErrorCode.NONCE_REPLAYED, TxErrorCode.NONCE_GAP, MempoolErrorCode.NONCE_TOO_LOW]
 
 export class NodeTxJournal {
-  /** Serialises the node key's transactions so each gets the next nonce exactly once. */
-  private queue: Promise<unknown> = Promise.resolve()
   private pendingCount = 0
 
-  constructor(private readonly deps: {ledger: HealthLedger; vault: Vault; nodeKey: PrivateKey; logger?: JournalLogger}) {}
-
-  private serial<R>(run: () => Promise<R>): Promise<R> {
-    const result = this.queue.then(run, run)
-    this.queue = result.catch(() => undefined)
-    return result
-  }
-
-  private sign<T extends TxType>(type: T, payload: Transaction<T>["payload"], nonce: number): Transaction<T> {
-    return Transaction.sign({chainId: this.deps.ledger.chainId, type, nonce, payload}, this.deps.nodeKey)
-  }
+  /** `signer` is the node's one signer of the node key, so these transactions never take a nonce another one took. */
+  constructor(private readonly deps: {ledger: HealthLedger; vault: Vault; signer: NodeSigner; logger?: JournalLogger}) {}
 
   /**
    * Signs and submits with the node key. With `durable`, the transaction is journalled (synced)
    * first and kept until final; if it cannot be queued it leaves the journal and the call fails.
    */
   submit<T extends TxType>(type: T, payload: Transaction<T>["payload"], durable: boolean): Promise<Transaction<T>> {
-    return this.serial(async () => {
+    return this.deps.signer.exclusive(async (sign) => {
       if (durable && this.pendingCount >= MAX_PENDING_ENTRIES) {
         throw new HealthError(HealthErrorCode.BUSY, `${MAX_PENDING_ENTRIES} access-log entries are waiting for finality; try again shortly`)
       }
-      const tx = this.sign(type, payload, await this.deps.ledger.nextNonce(this.deps.nodeKey.id))
+      const tx = await sign(type, payload)
       const hash = tx.hashHex()
       if (durable) {
         await this.deps.vault.putPending(hash, tx.serialize())
@@ -68,7 +58,7 @@ export class NodeTxJournal {
 
   /** Drops journalled entries that are final and submits the others again. */
   resubmit(): Promise<void> {
-    return this.serial(async () => {
+    return this.deps.signer.exclusive(async (sign) => {
       const entries = await this.deps.vault.pending(MAX_PENDING_ENTRIES)
       this.pendingCount = entries.length
       const txs = entries.map(({hash, tx}) => ({hash, tx: Transaction.decode(tx)})).sort((a, b) => a.tx.nonce - b.tx.nonce)
@@ -77,7 +67,7 @@ export class NodeTxJournal {
           await this.forget(hash)
           continue
         }
-        await this.submitAgain(hash, tx)
+        await this.submitAgain(hash, tx, sign)
       }
     })
   }
@@ -87,7 +77,7 @@ export class NodeTxJournal {
     this.pendingCount = Math.max(0, this.pendingCount - 1)
   }
 
-  private async submitAgain(hash: string, tx: Transaction): Promise<void> {
+  private async submitAgain(hash: string, tx: Transaction, sign: SignNext): Promise<void> {
     try {
       await this.deps.ledger.submit(tx)
       this.deps.logger?.info({tx: hash}, "resubmitted a journalled access log")
@@ -96,7 +86,7 @@ export class NodeTxJournal {
       if (code === MempoolErrorCode.DUPLICATE) return
       if (code !== undefined && NONCE_CODES.includes(code)) {
         // Its nonce went to another transaction of the node key (or an earlier one was lost): sign again.
-        const again = this.sign(tx.type, tx.payload, await this.deps.ledger.nextNonce(this.deps.nodeKey.id))
+        const again = await sign(tx.type, tx.payload)
         await this.deps.vault.putPending(again.hashHex(), again.serialize())
         await this.forget(hash)
         this.pendingCount++
@@ -111,6 +101,6 @@ export class NodeTxJournal {
 
   /** Waits for queued work (stop). */
   async drain(): Promise<void> {
-    await this.queue.catch(() => undefined)
+    await this.deps.signer.drain()
   }
 }

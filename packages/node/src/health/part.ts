@@ -10,6 +10,7 @@ import {recordNamespace} from "../rpc/record.js"
 import {consentNamespace} from "../rpc/consent.js"
 import {auditNamespace} from "../rpc/audit.js"
 import {trialNamespace} from "../rpc/trial.js"
+import type {NodeSigner} from "../node/signer.js"
 import {HealthService, type HealthLogger} from "./service.js"
 import {StateLedger, type RecordExchangeClient} from "./ledger.js"
 import {Vault} from "./vault.js"
@@ -30,6 +31,8 @@ export interface HealthHost {
   readonly feed: {subscribe(topic: SubscriptionTopic, listener: (head: {height: number}) => void): () => void}
   readonly knownHospitals: readonly {id: string; key: string}[]
   readonly network: {requestRecord(peerId: string, request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>}
+  /** The node's one signer of the node key. */
+  readonly signer: NodeSigner
   submitTx(tx: Transaction): Promise<string>
   nextNonce(account: string): Promise<number>
 }
@@ -100,6 +103,7 @@ export class HealthPart {
         ledger,
         vault: new Vault({datadir: this.options.dataDir}, {logger: this.deps.logger}),
         nodeKey: host.key,
+        signer: host.signer,
         exchange,
         logger: this.deps.logger,
         verifyForwardedAssertion: forwardedAssertionVerifier(),

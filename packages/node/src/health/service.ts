@@ -37,6 +37,7 @@ import {RequestVerifier} from "./request.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
 import {accessEntryToFhir, exportBundle, exportContext} from "./export.js"
 import {NodeTxJournal} from "./journal.js"
+import {NodeSigner} from "../node/signer.js"
 import {auditPage, wholeTrail} from "./audit.js"
 import {verifyTrial, type TrialVerifyParams} from "./trials.js"
 import {ReadPath, type ReaderGrant} from "./reads.js"
@@ -68,6 +69,8 @@ export interface HealthServiceDeps {
   vault: Vault
   /** The node key: signs access logs (it is the hospital's identity on chain). */
   nodeKey: PrivateKey
+  /** The node's one signer of the node key (shared with validator votes); the service alone (tests) makes its own. */
+  signer?: NodeSigner
   exchange?: RecordExchangeClient
   logger?: HealthLogger
   now?: () => number
@@ -119,7 +122,8 @@ export class HealthService {
       maxReplayEntries: options.replayCacheEntries,
       now: this.now,
     })
-    this.journal = new NodeTxJournal({ledger: deps.ledger, vault: deps.vault, nodeKey: deps.nodeKey, logger: deps.logger})
+    const signer = deps.signer ?? new NodeSigner({chainId: deps.ledger.chainId, key: deps.nodeKey, nextNonce: (account) => deps.ledger.nextNonce(account)})
+    this.journal = new NodeTxJournal({ledger: deps.ledger, vault: deps.vault, signer, logger: deps.logger})
     this.reads = new ReadPath(options.hospital, {
       ledger: deps.ledger,
       vault: deps.vault,

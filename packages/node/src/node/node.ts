@@ -8,7 +8,7 @@ import {join} from "node:path"
 import {
   ChainStore,
   Mempool,
-  Transaction,
+  type Transaction,
   TxType,
   fromHex,
   genesisBlock,
@@ -40,6 +40,7 @@ import {NodeError, NodeErrorCode} from "./errors.js"
 import {gossipHandlers, reqRespHandlers} from "./handlers.js"
 import {TxIntake} from "./intake.js"
 import {defaultNodeTuning, type NodeTuning} from "./options.js"
+import {NodeSigner} from "./signer.js"
 import type {Startable} from "./startable.js"
 
 
@@ -66,6 +67,8 @@ export class CareLedgerNode implements Startable {
   readonly metrics: NodeMetrics
   readonly feed = new HeadFeed()
   readonly health: HealthPart
+  /** The one signer and nonce allocator of the node key (validator votes, the health part's access logs and erasures). */
+  readonly signer: NodeSigner
 
   /** The node's own events (start, blocks, stop); each part gets its own child of the root logger. */
   private readonly nodeLog: Logger
@@ -110,6 +113,7 @@ export class CareLedgerNode implements Startable {
       throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, `FHIR public URL ${config.fhirPublicUrl} must be an http(s) URL whose path ends in /fhir`)
     }
     this.metrics = new NodeMetrics()
+    this.signer = new NodeSigner({chainId: this.genesis.chainId, key: this.key, nextNonce: (account) => this.nextNonce(account)})
     this.health = new HealthPart({dataDir: config.dataDir}, {logger: moduleLogger(deps.logger, "health")})
   }
 
@@ -424,8 +428,8 @@ export class CareLedgerNode implements Startable {
     if (!this.isValidator) {
       throw new NodeError(NodeErrorCode.NOT_A_VALIDATOR, "only a validator node can vote on the validator set")
     }
-    const tx = Transaction.sign({chainId: this.chainId, type: TxType.ValidatorVote, nonce: await this.nextNonce(this.key.id), payload}, this.key)
-    return this.submitTx(tx)
+    const tx = await this.signer.signAndSubmit(TxType.ValidatorVote, payload, (signed) => this.submitTx(signed))
+    return tx.hashHex()
   }
 
   private memberKeys(): {validators: string[]; observers: string[]} {

@@ -2,7 +2,7 @@ import {expect} from "chai"
 import {mkdtempSync, rmSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {ChainStore, ConsensusErrorCode, PrivateKey, consensusRecordPrefix, encode, toHex} from "@careledger/core"
+import {ChainStore, ConsensusErrorCode, PrivateKey, Role, Transaction, TxType, consensusRecordPrefix, encode, fromHex, sha256, toHex, utf8} from "@careledger/core"
 import {CareLedgerClient} from "@careledger/client"
 import {defaultConfig, type NodeConfig} from "../../src/config/index.js"
 import {buildGenesis, writeGenesisFile} from "../../src/genesis/index.js"
@@ -127,6 +127,43 @@ describe("node/node (in-process)", function () {
     await node.stop()
     const store = await ChainStore.open({dir: join(dir, "chain"), logger: silentLogger()})
     await store.close()
+  })
+
+  it("finalizes a custodian's health transaction and a validator vote submitted back-to-back with the node key", async () => {
+    node = new CareLedgerNode(singleValidatorConfig(dir), {logger: silentLogger()})
+    await node.start()
+    const running = node
+    const provider = PrivateKey.generate()
+    const patient = PrivateKey.generate()
+    const final = async (hash: string): Promise<void> => {
+      await until(`tx ${hash.slice(0, 12)} final`, async () => ((await running.store.getTxLocation(fromHex(hash)!)) !== undefined ? true : undefined))
+    }
+    // Set-up: the hospital enrols a provider and a patient, and the provider anchors a record here.
+    for (const [key, role] of [[provider, Role.Provider], [patient, Role.Patient]] as const) {
+      const enrol = Transaction.sign({chainId: running.chainId, type: TxType.IdentityRegister, nonce: await running.nextNonce(running.key.id), payload: {key: key.publicKey, role}}, running.key)
+      await final(await running.submitTx(enrol))
+    }
+    const anchor = Transaction.sign(
+      {
+        chainId: running.chainId,
+        type: TxType.RecordAnchor,
+        nonce: 0,
+        payload: {recordId: "rec-1", patient: patient.publicKey, resourceType: "Observation", custodian: "hosp-a", contentHash: sha256(utf8("rec-1")), version: 1, previous: null},
+      },
+      provider,
+    )
+    await final(await running.submitTx(anchor))
+    const health = await until("the health service", async () => running.health.healthService)
+
+    // Both node-key transactions at once: each must get its own nonce, and both must finalize.
+    const [erasure, vote] = await Promise.all([
+      health.eraseAsCustodian({recordId: "rec-1", legalBasis: "court order 12/2026"}),
+      running.proposeValidator({action: "add", hospital: "hosp-b", key: PrivateKey.generate().publicKey, name: "Hospital B"}),
+    ])
+    await final(erasure.hash)
+    await final(vote)
+    const erased = await running.store.getTxLocation(fromHex(erasure.hash)!)
+    expect(erased).to.not.equal(undefined)
   })
 
   it("stops cleanly when stopped without having started", async () => {
