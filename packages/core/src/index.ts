@@ -1,4 +1,5 @@
 export * from "./errors.js"
+export * from "./logger.js"
 export * from "./encoding/index.js"
 export * from "./crypto/index.js"
 export * from "./tx/index.js"

@@ -15,17 +15,5 @@ export interface NetworkMetrics {
   peerPenalised?(reason: string): void
 }
 
-/** The subset of a pino logger this package uses; pino's Logger satisfies it. */
-export interface Logger {
-  debug(obj: unknown, msg?: string): void
-  info(obj: unknown, msg?: string): void
-  warn(obj: unknown, msg?: string): void
-  error(obj: unknown, msg?: string): void
-}
-
-export const silentLogger: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-}
+/** The network logs through core's logger interface (the node's pino logger satisfies it). */
+export {silentLogger, type Logger} from "@careledger/core"

@@ -1,5 +1,4 @@
-import type {Logger} from "pino"
-import {pino} from "pino"
+import {silentLogger, type Logger} from "../logger.js"
 import {isCareLedgerError} from "../errors.js"
 import type {Block} from "../block/block.js"
 import type {StateReader} from "../state/types.js"
@@ -22,6 +21,7 @@ export interface MempoolDependencies {
    * it equals `tx.nonce` for a tx that is next in line. Throws a typed CareLedgerError to refuse.
    */
   checkTx(tx: Transaction, pendingNonce: number, reader: StateReader): Promise<void>
+  /** The mempool's own logger (the node passes its `mempool` child). */
   logger?: Logger
 }
 
@@ -114,7 +114,7 @@ export class Mempool {
     this.options = resolveMempoolOptions(options)
     this.deps = deps
     this.reader = deps.reader
-    this.logger = (deps.logger ?? pino({level: "silent"})).child({module: "mempool"})
+    this.logger = deps.logger ?? silentLogger
   }
 
   get size(): number {

@@ -1,5 +1,4 @@
-import type {Logger} from "pino"
-import {pino} from "pino"
+import {silentLogger, type Logger} from "../logger.js"
 import {decode, encode, type Encodable} from "../encoding/index.js"
 import {bytesEqual, toHex} from "../encoding/bytes.js"
 import {sha256} from "../crypto/hash.js"
@@ -24,6 +23,7 @@ import {
 export interface ChainStoreOptions {
   /** Directory of the LevelDB database (created when missing). */
   dir: string
+  /** The store's own logger (the node passes its `store` child). */
   logger?: Logger
   /** Committed state entries kept in memory for reads (default 50,000). */
   stateCacheEntries?: number
@@ -102,7 +102,7 @@ export class ChainStore {
    * block must exist and agree with the persisted state root, else StoreError(INCONSISTENT).
    */
   static async open(options: ChainStoreOptions): Promise<ChainStore> {
-    const logger = (options.logger ?? pino({level: "silent"})).child({module: "store"})
+    const logger = options.logger ?? silentLogger
     const db = await Database.open(options.dir)
     const store = new ChainStore(db, logger, options.stateCacheEntries ?? DEFAULT_STATE_CACHE_ENTRIES)
     try {

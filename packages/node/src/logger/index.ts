@@ -14,7 +14,7 @@ export interface LoggerOptions {
   destination?: DestinationStream
 }
 
-/** The node's root logger; subsystems take `logger.child({module})` via `moduleLogger`. */
+/** The node's root logger; the node gives each subsystem its child through `moduleLogger`. */
 export function createLogger(options: LoggerOptions): Logger {
   // Level names ("info"), not pino's numbers (30), so a log search or shipper needs no mapping table.
   const base = {level: options.level, base: {pid: process.pid}, formatters: {level: (label: string) => ({level: label})}}
@@ -24,7 +24,11 @@ export function createLogger(options: LoggerOptions): Logger {
   return options.destination === undefined ? pino(base) : pino(base, options.destination)
 }
 
-export function moduleLogger(parent: Logger, module: string): Logger {
+/** The node's subsystems, each logging under its own `module` field. */
+export type Subsystem = "node" | "store" | "mempool" | "consensus" | "network" | "sync" | "health" | "rpc" | "fhir" | "metrics"
+
+/** The one place a subsystem's logger is made: a child of the node's root logger. */
+export function moduleLogger(parent: Logger, module: Subsystem): Logger {
   return parent.child({module})
 }
 

@@ -214,7 +214,7 @@ export class CareLedgerNode implements Startable {
     const log = this.logger
     const signal = this.abort.signal
 
-    const store = await ChainStore.open({dir: join(this.config.dataDir, "chain"), logger: log})
+    const store = await ChainStore.open({dir: join(this.config.dataDir, "chain"), logger: moduleLogger(log, "store")})
     this.storeRef = store
     await this.startPart("store", {start: () => undefined, stop: () => store.close()})
     const execution = genesisExecution(this.genesis)
