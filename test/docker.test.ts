@@ -3,7 +3,8 @@
  * minutes): builds the base image and the node image from this checkout, writes the network with
  * `careledger compose --nodes 4`, brings it up, checks that every hospital finalizes the same chain,
  * stops one container and checks the other three keep finalizing, restarts it and checks it catches
- * up, then tears everything down (containers, network, volumes, the images it built).
+ * up, kills another with SIGKILL and checks it restarts from its volume and catches up, then tears
+ * everything down (containers, network, volumes, the images it built).
  *
  *   npm run test:docker                                        (= CARELEDGER_DOCKER_TEST=1 mocha ...)
  *   CARELEDGER_DOCKER_IMAGE=careledger:local npm run test:docker   (use an existing image; not removed)
@@ -148,6 +149,19 @@ describe(`docker-compose network of 4 hospitals${ENABLED ? "" : " (skipped: set 
     await composeRun("start", stopped)
     const target = Math.max(...after.map((h) => h.finalizedHeight))
     await eventually(async () => ((await head(stopped)).finalizedHeight >= target ? true : undefined), `${stopped} to catch up to height ${target}`, 180_000)
+    await sameHashAt(HOSPITALS, target)
+  })
+
+  it("a container killed with SIGKILL (docker kill) starts again from its volume and catches up", async () => {
+    const victim = HOSPITALS[2]!
+    const others = HOSPITALS.filter((h) => h !== victim)
+    await composeRun("kill", "-s", "SIGKILL", victim)
+    const before = await heads(others)
+    const after = await grows(others, before, 2, `the three hospitals other than ${victim} to finalize 2 more blocks`)
+    await composeRun("start", victim)
+    const target = Math.max(...after.map((h) => h.finalizedHeight))
+    await eventually(async () => ((await head(victim)).finalizedHeight >= target ? true : undefined), `${victim} to catch up to height ${target} after SIGKILL`, 180_000)
+    await grows(HOSPITALS, await heads(HOSPITALS), 2, "all four hospitals to finalize 2 more blocks after the restart")
     await sameHashAt(HOSPITALS, target)
   })
 })

@@ -6,7 +6,7 @@
  */
 import {spawn, type ChildProcess} from "node:child_process"
 import {randomBytes} from "node:crypto"
-import {closeSync, mkdirSync, openSync, rmSync, writeFileSync} from "node:fs"
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync} from "node:fs"
 import {join} from "node:path"
 import {fileURLToPath} from "node:url"
 import {CareLedgerClient} from "@careledger/client"
@@ -18,6 +18,15 @@ const P2P_PORT = 30400
 const PROXIED_NODE_PORT = 30401
 const RPC_PORT = 8545
 const PROXY_PATH = fileURLToPath(new URL("./proxy.js", import.meta.url))
+
+/** Where Debian's libfaketime package puts the library (the multiarch directory varies). */
+export function libfaketime(): string {
+  for (const dir of readdirSync("/usr/lib")) {
+    const path = join("/usr/lib", dir, "faketime", "libfaketime.so.1")
+    if (existsSync(path)) return path
+  }
+  throw new Error("libfaketime.so.1 not found under /usr/lib/*/faketime (apt-get install faketime)")
+}
 
 export interface ConsortiumOptions {
   /** Hosts 0..validators-1 are the genesis validators; the rest have keys but are not in genesis. */
@@ -68,35 +77,39 @@ export class Consortium {
 
   /** keys generate for every host, one genesis of the validators, init of every data dir. */
   async prepare(): Promise<void> {
-    for (let i = 0; i < this.size; i++) {
-      const dir = join(this.dir, `h${i}`)
-      mkdirSync(dir, {recursive: true})
-      const keyFile = join(dir, "node.key")
-      const out = await this.cli(["keys", "generate", "--out", keyFile])
-      const publicKey = /publicKey: ([0-9a-f]+)/.exec(out)?.[1]
-      const peerId = /peerId: (\S+)/.exec(out)?.[1]
-      if (publicKey === undefined || peerId === undefined) throw new Error(`unexpected output of keys generate: ${out}`)
-      const token = randomBytes(24).toString("hex")
-      writeFileSync(join(dir, "tokens.json"), JSON.stringify({tokens: [{name: "fault-suite", token, permission: "admin"}]}), {mode: 0o600})
-      this.hosts.push({
-        index: i,
-        hospital: `hosp-${i}`,
-        name: `Hospital ${i}`,
-        dir,
-        dataDir: join(dir, "data"),
-        keyFile,
-        publicKey,
-        peerId,
-        token,
-        rpcUrl: `http://${this.net.address(i)}:${RPC_PORT}`,
-        logFile: join(dir, "node.log"),
-      })
-    }
+    // The CLI runs once per host and step (as each hospital's operator would); the hosts in parallel.
+    const hosts = await Promise.all(Array.from({length: this.size}, (_, i) => this.generateKey(i)))
+    this.hosts.push(...hosts)
     this.genesisFile = join(this.dir, "genesis.json")
     const hospitals = this.hosts.slice(0, this.options.validators).flatMap((h) => ["--hospital", `${h.hospital}:${h.name}:${h.publicKey}`])
     await this.cli(["genesis", "--chain-id", this.options.chainId, ...hospitals, "--block-interval", String(this.options.blockIntervalMs ?? 1000), "--out", this.genesisFile])
     writeFileSync(this.delayFile, "0\n")
-    for (const host of this.hosts) await this.init(host)
+    await Promise.all(this.hosts.map((host) => this.init(host)))
+  }
+
+  private async generateKey(i: number): Promise<Host> {
+    const dir = join(this.dir, `h${i}`)
+    mkdirSync(dir, {recursive: true})
+    const keyFile = join(dir, "node.key")
+    const out = await this.cli(["keys", "generate", "--out", keyFile])
+    const publicKey = /publicKey: ([0-9a-f]+)/.exec(out)?.[1]
+    const peerId = /peerId: (\S+)/.exec(out)?.[1]
+    if (publicKey === undefined || peerId === undefined) throw new Error(`unexpected output of keys generate: ${out}`)
+    const token = randomBytes(24).toString("hex")
+    writeFileSync(join(dir, "tokens.json"), JSON.stringify({tokens: [{name: "fault-suite", token, permission: "admin"}]}), {mode: 0o600})
+    return {
+      index: i,
+      hospital: `hosp-${i}`,
+      name: `Hospital ${i}`,
+      dir,
+      dataDir: join(dir, "data"),
+      keyFile,
+      publicKey,
+      peerId,
+      token,
+      rpcUrl: `http://${this.net.address(i)}:${RPC_PORT}`,
+      logFile: join(dir, "node.log"),
+    }
   }
 
   private async init(host: Host): Promise<void> {
@@ -131,13 +144,12 @@ export class Consortium {
     const host = this.hosts[i]!
     const argv = [process.execPath, CLI_PATH, "start", "--datadir", host.dataDir]
     if (this.options.proxied) argv.push("--listen", `/ip4/127.0.0.1/tcp/${PROXIED_NODE_PORT}`)
-    const wrapped = options.clockOffset === undefined ? argv : ["faketime", "-f", options.clockOffset, ...argv]
+    // libfaketime is preloaded into the node itself rather than run through the `faketime` wrapper,
+    // which forks and would leave the node behind when signalled. Timers run on the monotonic
+    // clock, which stays real; only the wall clock (block timestamps, checks against them) moves.
+    const clock = options.clockOffset === undefined ? {} : {LD_PRELOAD: libfaketime(), FAKETIME: options.clockOffset, FAKETIME_DONT_FAKE_MONOTONIC: "1"}
     const log = openSync(host.logFile, "a")
-    const child = spawn("ip", this.net.execArgs(i, wrapped), {
-      stdio: ["ignore", log, log],
-      // Timers run on the monotonic clock; only the wall clock (block timestamps) is shifted.
-      env: {...process.env, FAKETIME_DONT_FAKE_MONOTONIC: "1"},
-    })
+    const child = spawn("ip", this.net.execArgs(i, argv), {stdio: ["ignore", log, log], env: {...process.env, ...clock}})
     closeSync(log)
     this.processes.set(i, child)
     child.on("exit", () => {

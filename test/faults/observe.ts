@@ -15,7 +15,12 @@ export interface HeadSample {
   node: number
   height: number
   hash: string
+  /** The block's own timestamp (the proposer's clock). */
+  timestamp: number
 }
+
+/** The nodes refuse a proposal stamped further ahead of their clock than this (MAX_CLOCK_DRIFT_MS). */
+const MAX_FUTURE_STAMP_MS = 15_000
 
 /** Most samples kept per scenario (a scenario runs a few minutes at 2 samples/s per node). */
 const MAX_SAMPLES = 50_000
@@ -59,12 +64,16 @@ export class HeadSampler {
     } catch {
       return
     }
-    this.record({t: Date.now(), node, height: head.finalizedHeight, hash: head.finalizedHash})
+    this.record({t: Date.now(), node, height: head.finalizedHeight, hash: head.finalizedHash, timestamp: head.timestamp})
   }
 
   record(sample: HeadSample): void {
     this.latest[sample.node] = sample.height
     if (this.samples.length < MAX_SAMPLES) this.samples.push(sample)
+    // A block finalized with a stamp far ahead of real time means a fast clock got its way.
+    if (sample.height > 0 && sample.timestamp > sample.t + MAX_FUTURE_STAMP_MS && this.violations.length < 20) {
+      this.violations.push(`height ${sample.height} finalized with a timestamp ${Math.round((sample.timestamp - sample.t) / 1000)} s in the future (node ${sample.node})`)
+    }
     const first = this.seen.get(sample.height)
     if (first === undefined) this.seen.set(sample.height, {hash: sample.hash, node: sample.node})
     else if (first.hash !== sample.hash && this.violations.length < 20) {

@@ -10,7 +10,8 @@
  * Prints a table, writes FAULTS_OUT/faults.json (default faults-results/), keeps the node logs of
  * failed scenarios there, and exits 1 if any scenario failed.
  *
- * env: FAULTS_SEED (reproduce a run), FAULTS_ONLY=name,name (a subset), FAULTS_OUT (results dir)
+ * env: FAULTS_SEED (reproduce a run), FAULTS_ONLY=name,name (a subset), FAULTS_OUT (results dir),
+ *      FAULTS_KEEP_LOGS=1 (keep the node logs of passing scenarios too)
  */
 import {cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from "node:fs"
 import {tmpdir} from "node:os"
@@ -463,8 +464,10 @@ async function main(): Promise<void> {
         durationS: 0,
       }
       results.push(result)
-      if (!result.passed) {
+      if (!result.passed || process.env.FAULTS_KEEP_LOGS === "1") {
         for (const host of run.consortium.hosts) cpSync(host.logFile, join(out, scenario.name, `host-${host.index}.log`), {force: true})
+      }
+      if (!result.passed) {
         for (const f of result.failures) process.stdout.write(`  FAIL: ${f}\n`)
         process.stdout.write(`  node logs kept in ${join(out, scenario.name)}\n`)
       } else {
