@@ -17,35 +17,21 @@ import {dirname, join, resolve} from "node:path"
 import {fileURLToPath} from "node:url"
 import {promisify} from "node:util"
 import {CLI_PATH} from "@careledger/node"
+import {eventually} from "./helpers/cluster.js"
 
 const run = promisify(execFile)
 const ENABLED = process.env.CARELEDGER_DOCKER_TEST === "1"
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const HOSPITALS = ["hospital-0", "hospital-1", "hospital-2", "hospital-3"]
+/**
+ * Bound of every wait on the network. Each poll runs `careledger rpc` in a container (a node start
+ * per call), so on a busy 2-core machine a poll of four hospitals alone takes several seconds.
+ */
+const WAIT_MS = 300_000
 
 interface Head {
   finalizedHeight: number
   finalizedHash: string
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms))
-}
-
-/** Polls `probe` until it returns a value, for at most `timeoutMs` (bounded: a stuck network fails the test). */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? "" : ` (last error: ${(last as Error).message})`}`)
-    await sleep(1000)
-  }
 }
 
 describe(`docker-compose network of 4 hospitals${ENABLED ? "" : " (skipped: set CARELEDGER_DOCKER_TEST=1 or run npm run test:docker; needs a Docker daemon)"}`, function () {
@@ -79,7 +65,7 @@ describe(`docker-compose network of 4 hospitals${ENABLED ? "" : " (skipped: set 
           return seen.every((h, i) => h.finalizedHeight >= from[i]!.finalizedHeight + blocks) ? seen : undefined
         },
         what,
-        180_000,
+        WAIT_MS,
       )
     } catch (err) {
       // Say where each node got stuck, with the end of its log, so a failure can be read from CI output.
@@ -134,7 +120,7 @@ describe(`docker-compose network of 4 hospitals${ENABLED ? "" : " (skipped: set 
   })
 
   it("finalizes blocks on every hospital, all with the same hash at a height", async () => {
-    const start = await eventually(async () => heads(HOSPITALS), "every hospital's RPC to answer", 120_000)
+    const start = await eventually(async () => heads(HOSPITALS), "every hospital's RPC to answer", WAIT_MS)
     const later = await grows(HOSPITALS, start, 3, "every hospital to finalize 3 more blocks")
     await sameHashAt(HOSPITALS, Math.min(...later.map((h) => h.finalizedHeight)))
   })
@@ -148,7 +134,7 @@ describe(`docker-compose network of 4 hospitals${ENABLED ? "" : " (skipped: set 
 
     await composeRun("start", stopped)
     const target = Math.max(...after.map((h) => h.finalizedHeight))
-    await eventually(async () => ((await head(stopped)).finalizedHeight >= target ? true : undefined), `${stopped} to catch up to height ${target}`, 180_000)
+    await eventually(async () => ((await head(stopped)).finalizedHeight >= target ? true : undefined), `${stopped} to catch up to height ${target}`, WAIT_MS)
     await sameHashAt(HOSPITALS, target)
   })
 
@@ -160,7 +146,7 @@ describe(`docker-compose network of 4 hospitals${ENABLED ? "" : " (skipped: set 
     const after = await grows(others, before, 2, `the three hospitals other than ${victim} to finalize 2 more blocks`)
     await composeRun("start", victim)
     const target = Math.max(...after.map((h) => h.finalizedHeight))
-    await eventually(async () => ((await head(victim)).finalizedHeight >= target ? true : undefined), `${victim} to catch up to height ${target} after SIGKILL`, 180_000)
+    await eventually(async () => ((await head(victim)).finalizedHeight >= target ? true : undefined), `${victim} to catch up to height ${target} after SIGKILL`, WAIT_MS)
     await grows(HOSPITALS, await heads(HOSPITALS), 2, "all four hospitals to finalize 2 more blocks after the restart")
     await sameHashAt(HOSPITALS, target)
   })

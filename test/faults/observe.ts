@@ -6,9 +6,8 @@
 import {PrivateKey, Role, TxType} from "@careledger/core"
 import {TxSender, type CareLedgerClient} from "@careledger/client"
 import {readKeyFile} from "@careledger/node"
+import {sleep} from "../helpers/cluster.js"
 import type {Consortium} from "./consortium.js"
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 export interface HeadSample {
   t: number

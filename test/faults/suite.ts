@@ -19,7 +19,8 @@ import {join, resolve} from "node:path"
 import {randomBytes} from "node:crypto"
 import {Consortium} from "./consortium.js"
 import {HostNetwork} from "./netns.js"
-import {checkChains, HeadSampler, HospitalLoad, sleep} from "./observe.js"
+import {eventually, sleep} from "../helpers/cluster.js"
+import {checkChains, HeadSampler, HospitalLoad} from "./observe.js"
 
 /** The issue's bound: progress must resume this soon after a heal. */
 const FIRST_BLOCK_BOUND_MS = 30_000
@@ -109,8 +110,8 @@ class Run {
     await this.consortium.prepare()
     for (const i of this.range()) this.consortium.start(i, {clockOffset: this.scenario.clockOffsets?.[i]})
     const validators = this.range(this.scenario.validators ?? this.size)
-    await this.until(async () => (await Promise.all(this.range().map((i) => this.consortium.client(i, 2000).nodeInfo()))).length, "every node's RPC to answer", 120_000)
-    await this.until(
+    await eventually(async () => (await Promise.all(this.range().map((i) => this.consortium.client(i, 2000).nodeInfo()))).length, "every node's RPC to answer", 120_000)
+    await eventually(
       async () => (await Promise.all(validators.map(async (i) => (await this.consortium.client(i, 2000).head()).finalizedHeight >= 2))).every(Boolean) || undefined,
       "every validator to finalize height 2",
       120_000,
@@ -122,21 +123,6 @@ class Run {
       this.loads.push(load)
     }
     this.log(`${this.size} hosts up, load running`)
-  }
-
-  async until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs
-    let last: unknown
-    for (;;) {
-      try {
-        const value = await probe()
-        if (value !== undefined) return value
-      } catch (err) {
-        last = err
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last === undefined ? "" : ` (last error: ${(last as Error).message})`}`)
-      await sleep(250)
-    }
   }
 
   fault(description: string): void {
@@ -175,7 +161,7 @@ class Run {
     const nodes = this.range()
     // Give every node the chance to reach one common height before comparing.
     const target = Math.max(0, ...this.sampler.latest.map((h) => h ?? 0))
-    await this.until(async () => (this.sampler.latest.every((h) => (h ?? 0) >= target) ? true : undefined), `every node at height ${target}`, 30_000).catch((err: Error) => this.failures.push(err.message))
+    await eventually(async () => (this.sampler.latest.every((h) => (h ?? 0) >= target) ? true : undefined), `every node at height ${target}`, 30_000).catch((err: Error) => this.failures.push(err.message))
     await this.sampler.stop()
     const finals = this.loads.flatMap((l) => l.final)
     try {
@@ -356,15 +342,15 @@ const SCENARIOS: Scenario[] = [
       await r.net.partition([cut!], r.range().filter((i) => i !== cut))
       const setOf = async (i: number) => (await r.consortium.client(i).validators()).map((v) => v.hospital).sort().join(",")
       for (const i of voters) await r.consortium.client(i).proposeValidator({action: "add", hospital: added.hospital, key: added.publicKey, name: added.name})
-      await r.until(async () => ((await setOf(voters[0]!)).split(",").length === 5 ? true : undefined), `${added.hospital} to be a validator`, 60_000)
+      await eventually(async () => ((await setOf(voters[0]!)).split(",").length === 5 ? true : undefined), `${added.hospital} to be a validator`, 60_000)
       r.log(`${added.hospital} voted in`)
       for (const i of voters) await r.consortium.client(i).proposeValidator({action: "remove", hospital: gone.hospital, key: gone.publicKey, name: gone.name})
-      await r.until(async () => (!(await setOf(voters[0]!)).includes(gone.hospital) ? true : undefined), `${gone.hospital} to be removed`, 60_000)
+      await eventually(async () => (!(await setOf(voters[0]!)).includes(gone.hospital) ? true : undefined), `${gone.hospital} to be removed`, 60_000)
       r.log(`${gone.hospital} voted out`)
       await hold(10_000)
       await r.heal()
       const expected = await setOf(voters[0]!)
-      await r.until(async () => ((await Promise.all(r.range().map(setOf))).every((s) => s === expected) ? true : undefined), "every node to show the same validator set", 30_000).catch((err: Error) =>
+      await eventually(async () => ((await Promise.all(r.range().map(setOf))).every((s) => s === expected) ? true : undefined), "every node to show the same validator set", 30_000).catch((err: Error) =>
         r.failures.push(err.message),
       )
     },
