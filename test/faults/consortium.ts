@@ -143,7 +143,8 @@ export class Consortium {
   start(i: number, options: {clockOffset?: string} = {}): void {
     const host = this.hosts[i]!
     const argv = [process.execPath, CLI_PATH, "start", "--datadir", host.dataDir]
-    if (this.options.proxied) argv.push("--listen", `/ip4/127.0.0.1/tcp/${PROXIED_NODE_PORT}`)
+    // Behind the proxy the node announces the proxy's address, as a node behind NAT announces its public one.
+    if (this.options.proxied) argv.push("--listen", `/ip4/127.0.0.1/tcp/${PROXIED_NODE_PORT}`, "--announce", `/ip4/${this.net.address(i)}/tcp/${P2P_PORT}`)
     // libfaketime is preloaded into the node itself rather than run through the `faketime` wrapper,
     // which forks and would leave the node behind when signalled. Timers run on the monotonic
     // clock, which stays real; only the wall clock (block timestamps, checks against them) moves.

@@ -16,7 +16,7 @@
 import {cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join, resolve} from "node:path"
-import {randomBytes} from "node:crypto"
+import {createHash, randomBytes} from "node:crypto"
 import {Consortium} from "./consortium.js"
 import {HostNetwork} from "./netns.js"
 import {eventually, sleep} from "../helpers/cluster.js"
@@ -29,16 +29,13 @@ const CAUGHT_UP_BOUND_MS = 60_000
 /** No scenario may run longer than this (a hang fails the scenario instead of the whole suite). */
 const SCENARIO_CAP_MS = 6 * 60_000
 const BASELINE_MS = 8_000
+/** How long a fault lasts in the scenarios that hold one. */
+const FAULT_MS = 20_000
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+/** Seeded choices: the k-th draw is sha256("seed:k"), so a printed seed replays the same choices. */
+function seededRandom(seed: number): () => number {
+  let k = 0
+  return () => createHash("sha256").update(`${seed}:${k++}`).digest().readUInt32BE(0) / 2 ** 32
 }
 
 interface ScenarioResult {
@@ -78,7 +75,7 @@ class Run {
     readonly dir: string,
     runId: string,
   ) {
-    this.rng = mulberry32(seed)
+    this.rng = seededRandom(seed)
     this.net = new HostNetwork(runId, scenario.hosts)
     this.consortium = new Consortium(this.net, dir, {validators: scenario.validators ?? scenario.hosts, chainId: `faults-${scenario.name}`, proxied: scenario.proxied ?? false})
     this.sampler = new HeadSampler(this.consortium)
@@ -123,6 +120,15 @@ class Run {
       this.loads.push(load)
     }
     this.log(`${this.size} hosts up, load running`)
+  }
+
+  /** The common shape: load without faults, then the fault for `holdMs`, then the heal. */
+  async breakAndHeal(description: string, apply: () => Promise<void>, holdMs = FAULT_MS): Promise<void> {
+    await sleep(BASELINE_MS)
+    this.fault(description)
+    await apply()
+    await sleep(holdMs)
+    await this.heal()
   }
 
   fault(description: string): void {
@@ -218,12 +224,8 @@ const SCENARIOS: Scenario[] = [
     name: "isolate-one",
     hosts: 4,
     async run(r) {
-      await hold(BASELINE_MS)
       const [victim] = r.pick(r.range(), 1)
-      r.fault(`host ${victim} cut off from the other three`)
-      await r.net.partition([victim!], r.range().filter((i) => i !== victim))
-      await hold(20_000)
-      await r.heal()
+      await r.breakAndHeal(`host ${victim} cut off from the other three`, () => r.net.partition([victim!], r.range().filter((i) => i !== victim)))
     },
   },
   {
@@ -236,7 +238,7 @@ const SCENARIOS: Scenario[] = [
       r.fault(`hosts ${a.join(",")} | ${b.join(",")}`)
       const faultAt = Date.now()
       await r.net.partition(a, b)
-      await hold(20_000)
+      await hold(FAULT_MS)
       // A block whose votes were already out may still land just after the cut; after that, nothing.
       const settled = r.sampler.maxHeightAt(faultAt + 3_000)
       const before = r.sampler.maxHeightAt(Date.now())
@@ -263,36 +265,20 @@ const SCENARIOS: Scenario[] = [
   {
     name: "packet-loss-10pct",
     hosts: 4,
-    async run(r) {
-      await hold(BASELINE_MS)
-      r.fault("every host drops 10% of packets from the others (iptables statistic)")
-      await r.net.randomLoss(0.1)
-      await hold(20_000)
-      await r.heal()
-    },
+    run: (r) => r.breakAndHeal("every host drops 10% of packets from the others (iptables statistic)", () => r.net.randomLoss(0.1)),
   },
   {
     name: "delay-150ms",
     hosts: 4,
     proxied: true,
-    async run(r) {
-      await hold(BASELINE_MS)
-      r.fault("150 ms each way on every connection (in-order TCP proxy)")
-      r.consortium.setDelay(150)
-      await hold(20_000)
-      await r.heal()
-    },
+    run: (r) => r.breakAndHeal("150 ms each way on every connection (in-order TCP proxy)", async () => r.consortium.setDelay(150)),
   },
   {
     name: "asymmetric",
     hosts: 4,
     async run(r) {
-      await hold(BASELINE_MS)
       const [a, b] = r.pick(r.range(), 2)
-      r.fault(`packets of host ${a} no longer reach host ${b} (${a} still hears ${b})`)
-      await r.net.dropFrom(a!, b!)
-      await hold(20_000)
-      await r.heal()
+      await r.breakAndHeal(`packets of host ${a} no longer reach host ${b} (${a} still hears ${b})`, () => r.net.dropFrom(a!, b!))
     },
   },
   {
@@ -359,13 +345,11 @@ const SCENARIOS: Scenario[] = [
     name: "seven-isolate-two",
     hosts: 7,
     async run(r) {
-      await hold(BASELINE_MS)
       const cut = r.pick(r.range(), 2)
-      r.fault(`hosts ${cut.join(",")} cut off from the other five (and from each other)`)
-      await r.net.partition(cut, r.range().filter((i) => !cut.includes(i)))
-      await r.net.partition([cut[0]!], [cut[1]!])
-      await hold(20_000)
-      await r.heal()
+      await r.breakAndHeal(`hosts ${cut.join(",")} cut off from the other five (and from each other)`, async () => {
+        await r.net.partition(cut, r.range().filter((i) => !cut.includes(i)))
+        await r.net.partition([cut[0]!], [cut[1]!])
+      })
     },
   },
 ]
