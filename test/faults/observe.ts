@@ -6,7 +6,7 @@
 import {PrivateKey, Role, TxType} from "@careledger/core"
 import {TxSender, type CareLedgerClient} from "@careledger/client"
 import {readKeyFile} from "@careledger/node"
-import {sleep} from "../helpers/cluster.js"
+import {eventually, sleep} from "../helpers/cluster.js"
 import type {Consortium} from "./consortium.js"
 
 export interface HeadSample {
@@ -104,6 +104,7 @@ export class HospitalLoad {
   sent = 0
   sendErrors = 0
   paused = false
+  private sending = false
   private pending: string[] = []
   private sender: TxSender
   private running = false
@@ -135,6 +136,21 @@ export class HospitalLoad {
     return this.pending.length
   }
 
+  /**
+   * Pauses sending and waits until nothing this client sent is pending, so the node may sign with
+   * the same key (validator_propose) without two transactions claiming one nonce. Resume with
+   * `resume()`, which re-reads the nonce the node used.
+   */
+  async quiesce(timeoutMs: number): Promise<void> {
+    this.paused = true
+    await eventually(async () => (!this.sending && this.pending.length === 0 ? true : undefined), `hospital ${this.node}'s pending txs to be final`, timeoutMs)
+  }
+
+  resume(): void {
+    this.sender.resync()
+    this.paused = false
+  }
+
   start(): void {
     this.running = true
     this.loops = [this.sendLoop(), this.pollLoop()]
@@ -152,12 +168,15 @@ export class HospitalLoad {
   private async sendLoop(): Promise<void> {
     while (this.running) {
       if (!this.paused && this.pending.length < MAX_PENDING_PER_NODE) {
+        this.sending = true
         try {
           const {hash} = await this.sender.send(TxType.IdentityRegister, {key: PrivateKey.generate().publicKey, role: Role.Patient})
           this.sent++
           this.pending.push(hash)
         } catch {
           this.sendErrors++
+        } finally {
+          this.sending = false
         }
       }
       await sleep(this.intervalMs)

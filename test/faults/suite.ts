@@ -327,10 +327,16 @@ const SCENARIOS: Scenario[] = [
       r.fault(`host ${cut} cut off; ${voters.join(",")} vote ${added.hospital} in and then ${gone.hospital} out`)
       await r.net.partition([cut!], r.range().filter((i) => i !== cut))
       const setOf = async (i: number) => (await r.consortium.client(i).validators()).map((v) => v.hospital).sort().join(",")
-      for (const i of voters) await r.consortium.client(i).proposeValidator({action: "add", hospital: added.hospital, key: added.publicKey, name: added.name})
+      // The node signs its vote with the hospital key the load also uses: the load pauses meanwhile.
+      const vote = async (i: number, proposal: {action: "add" | "remove"; hospital: string; key: string; name: string}) => {
+        await r.loads[i]!.quiesce(60_000)
+        await r.consortium.client(i).proposeValidator(proposal)
+        r.loads[i]!.resume()
+      }
+      for (const i of voters) await vote(i, {action: "add", hospital: added.hospital, key: added.publicKey, name: added.name})
       await eventually(async () => ((await setOf(voters[0]!)).split(",").length === 5 ? true : undefined), `${added.hospital} to be a validator`, 60_000)
       r.log(`${added.hospital} voted in`)
-      for (const i of voters) await r.consortium.client(i).proposeValidator({action: "remove", hospital: gone.hospital, key: gone.publicKey, name: gone.name})
+      for (const i of voters) await vote(i, {action: "remove", hospital: gone.hospital, key: gone.publicKey, name: gone.name})
       await eventually(async () => (!(await setOf(voters[0]!)).includes(gone.hospital) ? true : undefined), `${gone.hospital} to be removed`, 60_000)
       r.log(`${gone.hospital} voted out`)
       await hold(10_000)
