@@ -1,3 +1,9 @@
+/**
+ * The consensus state machine. It stays one file (about 700 lines) because every rule reads and
+ * writes the same per-height state (round, step, locks, proposals, vote sets, future buffer), and
+ * splitting the rules from that state would only spread one invariant over several files; its
+ * vocabulary lives in types.ts and vote counting in votes.ts.
+ */
 import {bytesEqual, toHex} from "../encoding/bytes.js"
 import type {PrivateKey} from "../crypto/keys.js"
 import type {Block} from "../block/block.js"
@@ -6,7 +12,6 @@ import {proposerOf} from "../chain/proposer.js"
 import {ConsensusError, ConsensusErrorCode} from "./errors.js"
 import {resolveConsensusOptions, roundTimeout, type ConsensusOptions} from "./options.js"
 import {
-  MAX_CONSENSUS_MESSAGE_BYTES,
   sameMessage,
   signerOf,
   signProposal,
@@ -14,98 +19,31 @@ import {
   verifyConsensusMessage,
   VoteKind,
   type ConsensusMessage,
-  type Evidence,
   type Proposal,
   type Vote,
 } from "./messages.js"
 import {recordHeight, type ConsensusRecord} from "./records.js"
+import {
+  FUTURE_BYTES_PER_SIGNER,
+  FUTURE_BYTES_TOTAL,
+  FUTURE_HEIGHTS,
+  FUTURE_MESSAGES_PER_SIGNER,
+  MAX_PROPOSALS_PER_ROUND,
+  MAX_TRACKED_ROUNDS,
+  MAX_VOTES_PER_SIGNER,
+  ROUNDS_AHEAD,
+  type ConsensusAction,
+  type ConsensusSnapshot,
+  type ConsensusStatus,
+  type Step,
+  type Timeout,
+  type TimeoutStep,
+} from "./types.js"
+import {NIL, countFor, hashKey, voteKey, votesFor, type RoundVotes} from "./votes.js"
 
-/** Where the machine is within the current height. */
-export type Step = "idle" | "propose" | "prevote" | "precommit" | "committed"
-
-export type TimeoutStep = "interval" | "propose" | "prevote" | "precommit" | "retransmit"
-
-export interface Timeout {
-  height: number
-  round: number
-  step: TimeoutStep
-}
-
-/**
- * What the host must do, in order. A `persist` must be durable before any later action of the same
- * list runs: that is how a vote is on disk before it is sent.
- */
-export type ConsensusAction =
-  | {readonly type: "broadcast"; readonly message: ConsensusMessage; readonly retransmit: boolean}
-  | {readonly type: "persist"; readonly record: ConsensusRecord}
-  | ({readonly type: "schedule-timeout"; readonly delayMs: number} & Readonly<Timeout>)
-  /** Build a block for (height, round) and answer with onProposalBuilt (possibly with no txs). */
-  | {readonly type: "build-proposal"; readonly height: number; readonly round: number}
-  /** Check header, parent, proposer, tx root, last commit and execute for the state root; answer with onBlockValidated. */
-  | {readonly type: "validate-block"; readonly block: Block}
-  /** The block is final: store it with the certificate, then call onCommitApplied. */
-  | {readonly type: "commit"; readonly block: Block; readonly certificate: CommitCertificate}
-  | {readonly type: "evidence"; readonly evidence: Evidence}
-  /** A validator signed at a later height than ours: fetch finalized blocks from `height` on and call onFinalizedElsewhere. */
-  | {readonly type: "request-sync"; readonly height: number; readonly peerHeight: number; readonly peer: Uint8Array}
-  /** A validator still works on `height`, which we finalized: the host may push it blocks (rate-limited). */
-  | {readonly type: "peer-behind"; readonly height: number; readonly peer: Uint8Array}
-
-/** Everything a machine needs to (re)start: the height to decide, its validator set, and the records persisted for it. */
-export interface ConsensusSnapshot {
-  chainId: string
-  /** The next height to decide (last finalized height + 1). */
-  height: number
-  /** Ordered validator set in force at `height`; the order defines the proposer rotation. */
-  validators: readonly Uint8Array[]
-  /** Records persisted for `height` (others are ignored). */
-  records?: readonly ConsensusRecord[]
-}
-
-export interface ConsensusStatus {
-  height: number
-  round: number
-  step: Step
-  lockedRound: number
-  validRound: number
-  validators: number
-  isValidator: boolean
-  /** Rounds of the current height whose votes are kept (bounded by MAX_TRACKED_ROUNDS). */
-  trackedRounds: number
-  /** Bytes of messages buffered for later heights (bounded by FUTURE_BYTES_TOTAL). */
-  futureBytes: number
-}
-
-/** Heights ahead of ours whose messages are buffered (beyond this they are dropped). */
-export const FUTURE_HEIGHTS = 2
-/** Messages kept per signer for each buffered future height. */
-export const FUTURE_MESSAGES_PER_SIGNER = 8
-/** Bytes of future messages kept per signer, all heights together: one maximal proposal and its round's votes. */
-export const FUTURE_BYTES_PER_SIGNER = MAX_CONSENSUS_MESSAGE_BYTES + 64 * 1024
-/** Bytes of future messages kept in total: a few maximal proposals, whatever the number of signers. */
-export const FUTURE_BYTES_TOTAL = 4 * FUTURE_BYTES_PER_SIGNER
-/** Rounds ahead of ours that are tracked (further ones are dropped; the sender retransmits). */
-export const ROUNDS_AHEAD = 100
-/** Rounds of vote sets kept per height; older ones are pruned unless a lock refers to them. */
-export const MAX_TRACKED_ROUNDS = 200
-
-/** Distinct votes kept per validator and (round, kind): an equivocator's votes all count, each once per value. */
-export const MAX_VOTES_PER_SIGNER = 3
-/** Distinct proposals kept per round (the second one is evidence, and its block may still be the one decided). */
-export const MAX_PROPOSALS_PER_ROUND = 2
-
-interface RoundVotes {
-  prevotes: Map<string, Vote[]>
-  precommits: Map<string, Vote[]>
-}
+export * from "./types.js"
 
 type Validity = "pending" | "valid" | "invalid"
-
-const NIL = "nil"
-
-function hashKey(hash: Uint8Array | null): string {
-  return hash === null ? NIL : toHex(hash)
-}
 
 /**
  * A Tendermint-style consensus state machine (propose, prevote, precommit with locking), pure and
@@ -764,31 +702,6 @@ export class ConsensusMachine {
 /** What a buffered message costs in memory: its block (proposals) plus a fixed allowance for the envelope. */
 function bufferedSize(message: ConsensusMessage): number {
   return (message.type === "proposal" ? message.block.serialize().length : 0) + 256
-}
-
-function voteKey(round: number, kind: VoteKind): string {
-  return `${round}/${kind}`
-}
-
-function votesMatch(vote: Vote, hash: Uint8Array | null): boolean {
-  return hash === null ? vote.blockHash === null : vote.blockHash !== null && bytesEqual(vote.blockHash, hash)
-}
-
-/** Number of distinct validators with a vote for `hash` (null: nil). */
-function countFor(votes: Map<string, Vote[]>, hash: Uint8Array | null): number {
-  let count = 0
-  for (const list of votes.values()) if (list.some((v) => votesMatch(v, hash))) count++
-  return count
-}
-
-/** One vote for `hash` per validator that cast one. */
-function votesFor(votes: Map<string, Vote[]>, hash: Uint8Array | null): Vote[] {
-  const out: Vote[] = []
-  for (const list of votes.values()) {
-    const vote = list.find((v) => votesMatch(v, hash))
-    if (vote !== undefined) out.push(vote)
-  }
-  return out
 }
 
 /** Prevote and precommit waits are half a round: they start only once a quorum has already spoken. */

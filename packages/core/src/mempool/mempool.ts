@@ -1,3 +1,4 @@
+/** Over 400 lines as one file because admission, ordering, the gap buffer and eviction all keep the same per-sender indexes consistent. */
 import {silentLogger, type Logger} from "../logger.js"
 import {isCareLedgerError} from "../errors.js"
 import type {Block} from "../block/block.js"

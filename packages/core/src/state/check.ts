@@ -1,3 +1,4 @@
+/** Over 400 lines as one file because it is one table: the state checks and effects of each transaction type, one entry per type. */
 import {toHex} from "../encoding/bytes.js"
 import {accountId} from "../crypto/keys.js"
 import type {Transaction} from "../tx/transaction.js"

@@ -1,3 +1,4 @@
+/** Over 400 lines as one file because the chain store is the one writer of the chain's LevelDB: one commit batch spans blocks, state, indexes and consensus records. */
 import {silentLogger, type Logger} from "../logger.js"
 import {decode, encode, type Encodable} from "../encoding/index.js"
 import {bytesEqual, toHex} from "../encoding/bytes.js"
