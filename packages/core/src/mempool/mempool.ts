@@ -130,6 +130,12 @@ export class Mempool {
     return this.senders.size
   }
 
+  /** True when some sender's next tx is pending: a proposer has something to put in a block. */
+  get hasExecutable(): boolean {
+    for (const queue of this.senders.values()) if (queue.next > queue.stateNonce) return true
+    return false
+  }
+
   has(hash: string): boolean {
     return this.byHash.has(hash)
   }

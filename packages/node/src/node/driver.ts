@@ -87,6 +87,8 @@ export class ConsensusDriver implements Startable {
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly executions = new Map<string, BlockExecution>()
   private lastRound = 0
+  /** The block-interval timer of the current height while it has not fired (see `onTxsAvailable`). */
+  private interval: Timeout | null = null
   private lastCommitAt = Date.now()
   private started = false
   private stopped = false
@@ -149,9 +151,22 @@ export class ConsensusDriver implements Startable {
     })
   }
 
-  /** New transactions wait in the mempool (a proposer without empty blocks starts a height). */
+  /**
+   * New transactions wait in the mempool: a height that idles without empty blocks starts, and the
+   * block interval ends at once. The interval only spaces blocks while there is nothing to put in
+   * them; with work waiting the proposer proposes without waiting it out. This is the machine's own
+   * interval timer firing early, which any timing of timers allows, so safety is unaffected.
+   */
   onTxsAvailable(): void {
-    void this.enqueue(() => this.machine.onTxsAvailable())
+    void this.enqueue(() => [...this.machine.onTxsAvailable(), ...this.endInterval()])
+  }
+
+  /** Delivers the pending block-interval timeout now, when executable transactions wait. */
+  private endInterval(): ConsensusAction[] {
+    const interval = this.interval
+    if (interval === null || !this.deps.mempool.hasExecutable) return []
+    this.interval = null
+    return this.machine.onTimeout(interval)
   }
 
   /** Range sync hands finalized blocks here; they go through the same queue as consensus commits. */
@@ -169,7 +184,7 @@ export class ConsensusDriver implements Startable {
           await this.commit(block, commit, execution)
           resolve()
           const actions = this.machine.onFinalizedElsewhere(block, commit, execution.validators)
-          return this.deps.mempool.size > 0 ? [...actions, ...this.machine.onTxsAvailable()] : actions
+          return this.deps.mempool.hasExecutable ? [...actions, ...this.machine.onTxsAvailable(), ...this.endInterval()] : actions
         } catch (err) {
           reject(err)
           return []
@@ -216,7 +231,19 @@ export class ConsensusDriver implements Startable {
         return
       case "schedule-timeout": {
         const timeout: Timeout = {height: action.height, round: action.round, step: action.step}
+        if (timeout.step === "interval") {
+          this.interval = timeout
+          // Work already waits (a full pool after a commit): no spacing.
+          if (this.deps.mempool.hasExecutable) {
+            await this.runActions(this.endInterval())
+            return
+          }
+        }
         this.after(action.delayMs, () => {
+          if (timeout.step === "interval") {
+            if (this.interval !== timeout) return
+            this.interval = null
+          }
           const now = machine.status
           // Timers of heights and rounds already decided fire harmlessly; only live ones are worth reporting.
           const live = now.height === timeout.height && now.round === timeout.round && now.step !== "committed"
@@ -255,7 +282,7 @@ export class ConsensusDriver implements Startable {
         await this.runActions(machine.onCommitApplied(execution.validators))
         this.noteRound()
         // Without empty blocks a new height idles until told of transactions; some may already wait.
-        if (mempool.size > 0) await this.runActions(machine.onTxsAvailable())
+        if (mempool.hasExecutable) await this.runActions(machine.onTxsAvailable())
         return
       }
       case "evidence":

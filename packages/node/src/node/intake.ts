@@ -29,25 +29,25 @@ export class TxIntake {
       // The tx is pending here and will be proposed or re-gossiped; a full gossip queue is not its failure.
       this.deps.logger.warn({err: (err as Error).message}, "tx not gossiped")
     }
-    this.deps.txsAvailable()
+    // A tx held behind a nonce gap gives a proposer nothing to do yet.
+    if (result.executable) this.deps.txsAvailable()
     return result.hash
   }
 
   /** Admits a gossiped batch: accept when any tx was new and valid, ignore otherwise. */
   async admitGossip(txs: readonly Transaction[]): Promise<ValidationResult> {
     let added = 0
+    let executable = false
     for (const tx of txs) {
       try {
-        await this.deps.mempool.add(tx)
+        executable = (await this.deps.mempool.add(tx)).executable || executable
         added++
       } catch (err) {
         if (!isCareLedgerError(err)) throw err
       }
     }
-    if (added > 0) {
-      this.noteMempool()
-      this.deps.txsAvailable()
-    }
+    if (added > 0) this.noteMempool()
+    if (executable) this.deps.txsAvailable()
     return added > 0 ? "accept" : "ignore"
   }
 
