@@ -78,6 +78,11 @@ export class ChainStore {
   private readonly stateReader: CommittedState
 
   private headCache: ChainHead | undefined
+  /**
+   * The latest committed blocks, decoded: readers of new blocks (explorers, `chain_getTx` of a tx
+   * just finalized, peers syncing the tip) would otherwise decode the same block again and again.
+   */
+  private readonly recentBlocks = new Map<number, Block>()
   private genesisCache: Genesis | undefined
   private epochs: ValidatorEpoch[] = []
   /** Serializes writers so "is this head+1?" and the write that follows cannot interleave. */
@@ -185,7 +190,7 @@ export class ChainStore {
 
   async getBlock(height: number): Promise<Block | undefined> {
     if (!Number.isSafeInteger(height) || height < 0) return undefined
-    return this.blocks.get(height)
+    return this.recentBlocks.get(height) ?? this.blocks.get(height)
   }
 
   /** Up to `limit` consecutive blocks from height `from` (block sync serves ranges from this). */
@@ -197,7 +202,7 @@ export class ChainStore {
 
   async getBlockByHash(hash: Uint8Array): Promise<Block | undefined> {
     const height = await this.heightByHash.get(hash)
-    return height === undefined ? undefined : this.blocks.get(height)
+    return height === undefined ? undefined : this.getBlock(height)
   }
 
   async getHeightByHash(hash: Uint8Array): Promise<number | undefined> {
@@ -214,15 +219,16 @@ export class ChainStore {
     return this.txIndex.get(hash)
   }
 
-  async getTx(hash: Uint8Array): Promise<(TxLocation & {tx: Transaction}) | undefined> {
+  /** A final tx with where it is and the hash of its block (one block read). */
+  async getTx(hash: Uint8Array): Promise<(TxLocation & {tx: Transaction; blockHash: Uint8Array}) | undefined> {
     const location = await this.txIndex.get(hash)
     if (location === undefined) return undefined
-    const block = await this.blocks.get(location.height)
+    const block = await this.getBlock(location.height)
     const tx = block?.txs[location.index]
     if (tx === undefined) {
       throw new StoreError(StoreErrorCode.INCONSISTENT, `tx index points at missing tx ${location.height}/${location.index}`)
     }
-    return {...location, tx}
+    return {...location, tx, blockHash: block!.hash()}
   }
 
   /** The validator set that must finalize the next block (head + 1). */
@@ -304,6 +310,8 @@ export class ChainStore {
       ops.push(this.meta.putOp(MetaKey.stateRoot, execution.stateRoot), this.meta.putOp(MetaKey.head, encodeHead(header.height, hash)))
       await this.db.batch(ops, {sync: true})
       this.stateReader.committed(execution.writes)
+      this.recentBlocks.set(header.height, block)
+      if (this.recentBlocks.size > RECENT_BLOCKS) this.recentBlocks.delete(this.recentBlocks.keys().next().value as number)
       if (changed) this.epochs.push({from: header.height + 1, validators: [...execution.validators]})
       this.headCache = {height: header.height, hash, header}
       this.logger.debug({height: header.height, txs: block.txs.length, validatorsChanged: changed}, "committed block")
@@ -424,6 +432,9 @@ export class ChainStore {
  * batch lands; a read that was in flight across a commit is not cached (it may hold the old value).
  * Key order is UTF-8 byte order (= code point order).
  */
+/** How many of the latest blocks the store keeps decoded (each at most a block's byte bound). */
+const RECENT_BLOCKS = 8
+
 class CommittedState implements StateReader {
   /** `null` remembers that a key is absent. */
   private readonly cache = new Map<string, Uint8Array | null>()

@@ -115,6 +115,7 @@ describe("store/ChainStore", function () {
     const found = await store.getTx(txs[0]!.hash())
     expect(found?.tx.hashHex()).to.equal(txs[0]!.hashHex())
     expect(found?.height).to.equal(1)
+    expect(toHex(found!.blockHash)).to.equal((await store.getBlock(1))!.hashHex())
     expect(await store.getTx(new Uint8Array(32))).to.equal(undefined)
 
     const state = store.state()

@@ -55,8 +55,7 @@ export function chainMethods(node: ChainRpcDeps): RpcNamespace {
       handler: async ({hash}): Promise<TxLookup | null> => {
         const found = await node.store.getTx(fromHex(hash)!)
         if (found !== undefined) {
-          const block = await node.store.getBlock(found.height)
-          return {status: "final", tx: txToJson(found.tx), blockHeight: found.height, blockHash: block?.hashHex() ?? null, index: found.index}
+          return {status: "final", tx: txToJson(found.tx), blockHeight: found.height, blockHash: toHex(found.blockHash), index: found.index}
         }
         const pending = node.mempool.get(hash)
         if (pending === undefined) return null
