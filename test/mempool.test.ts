@@ -7,7 +7,7 @@
 import {expect} from "chai"
 import {join} from "node:path"
 import {PrivateKey, Role, Transaction, TxType} from "@careledger/core"
-import {CareLedgerClient, RpcError, RpcErrorCodes} from "@careledger/client"
+import {CareLedgerClient, RpcError, RpcErrorCodes, type TxLookup} from "@careledger/client"
 import {readKeyFile} from "@careledger/node"
 import {Cluster, eventually} from "./helpers/cluster.js"
 
@@ -56,6 +56,18 @@ describe("transaction intake (multi-process)", function () {
     await clients[0]!.sendTx(tx)
     // Well before the first 60 s interval ends; a proposer that waited it out would not be done.
     await everywhere([tx], "final", BLOCK_INTERVAL_MS * 0.75)
+  })
+
+  it("chain_waitForTx holds a call until the transaction is final on that node", async function () {
+    const tx = enrol(await clients[0]!.getNonce(hospital.id))
+    expect(await clients[2]!.request("chain_waitForTx", {hash: tx.hashHex(), timeoutMs: 0})).to.equal(null)
+    // Asked before the tx exists anywhere: the answer comes once a block holding it is final.
+    const waiting = clients[2]!.request("chain_waitForTx", {hash: tx.hashHex(), timeoutMs: 25_000}) as Promise<TxLookup | null>
+    await clients[0]!.sendTx(tx)
+    const found = await waiting
+    expect(found?.status).to.equal("final")
+    expect(found?.blockHash).to.equal((await clients[2]!.getBlock(found!.blockHeight!))?.hash)
+    expect((await clients[1]!.waitForTx(tx.hashHex())).blockHash).to.equal(found!.blockHash)
   })
 
   it("every validator's pool holds a sender's transactions that arrive out of nonce order, and all run once the gap fills", async function () {

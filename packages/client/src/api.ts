@@ -197,6 +197,7 @@ export interface CoreRpcMethods {
   chain_head: {params: Record<string, never>; result: ChainHead}
   chain_getBlock: {params: {height?: number; hash?: Hex}; result: BlockJson | null}
   chain_getTx: {params: {hash: Hex}; result: TxLookup | null}
+  chain_waitForTx: {params: {hash: Hex; timeoutMs?: number}; result: TxLookup | null}
   chain_getTxProof: {params: {hash: Hex}; result: TxProof | null}
   chain_getNonce: {params: {account: Hex}; result: {account: Hex; nonce: number}}
   chain_hospitals: {params: Record<string, never>; result: HospitalInfo[]}

@@ -16,7 +16,7 @@ import type {
   ValidatorInfo,
   ValidatorProposal,
 } from "./api.js"
-import {ClientError, ClientErrorCode, RpcError, type RpcErrorData} from "./errors.js"
+import {ClientError, ClientErrorCode, RpcError, RpcErrorCodes, type RpcErrorData} from "./errors.js"
 
 export interface ClientOptions {
   /** The node's JSON-RPC endpoint, e.g. http://127.0.0.1:8545. */
@@ -150,16 +150,35 @@ export class CareLedgerClient {
     return this.call("consensus_status")
   }
 
-  /** Polls until the transaction is final (or the deadline passes), returning where it landed. */
+  /**
+   * Waits until the transaction is final (or the deadline passes), returning where it landed. The
+   * node holds each chain_waitForTx call until the tx is in a finalized block, so waiting costs one
+   * request per block at most; a node without that method is polled every `pollMs`.
+   */
   async waitForTx(hash: string, options: {timeoutMs?: number; pollMs?: number} = {}): Promise<TxLookup> {
     const deadline = Date.now() + (options.timeoutMs ?? 30_000)
+    let held = true
     for (;;) {
-      const found = await this.getTx(hash)
+      // The node's hold stays under this client's own request timeout.
+      const holdMs = Math.max(0, Math.min(deadline - Date.now(), this.timeoutMs - 1000, 25_000))
+      let found: TxLookup | null
+      if (held) {
+        try {
+          found = await this.call("chain_waitForTx", {hash, timeoutMs: Math.floor(holdMs)})
+        } catch (err) {
+          if (!(err instanceof RpcError) || err.code !== RpcErrorCodes.METHOD_NOT_FOUND) throw err
+          held = false
+          found = await this.getTx(hash)
+        }
+      } else {
+        found = await this.getTx(hash)
+      }
       if (found !== null && found.status === "final") return found
       if (Date.now() > deadline) {
         throw new ClientError(ClientErrorCode.TIMEOUT, `transaction ${hash} not final in time (${found?.status ?? "unknown"})`)
       }
-      await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 200))
+      // A hold too short to be worth a request (a client with a short timeout) falls back to pacing.
+      if (!held || holdMs < 200) await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 200))
     }
   }
 

@@ -12,6 +12,7 @@ import {
 } from "@careledger/client"
 import {fromHex, listHospitals, merkleProof, peerIdOf, toHex, type Block, type ChainStore, type Mempool} from "@careledger/core"
 import {RpcErrorCode, RpcServerError} from "./errors.js"
+import type {HeadFeed} from "./feed.js"
 import {method, type RpcNamespace} from "./method.js"
 import {p, params} from "./params.js"
 
@@ -19,8 +20,15 @@ import {p, params} from "./params.js"
 export interface ChainRpcDeps {
   readonly store: Pick<ChainStore, "head" | "getBlock" | "getBlockByHash" | "getCommit" | "getTx" | "getTxLocation" | "validatorsAt" | "state">
   readonly mempool: Pick<Mempool, "get">
+  /** Finalized heads, so chain_waitForTx wakes on each new block instead of polling. */
+  readonly feed: Pick<HeadFeed, "subscribe">
   nextNonce(account: string): Promise<number>
 }
+
+/** Longest a chain_waitForTx call is held open. */
+export const MAX_TX_WAIT_MS = 30_000
+/** Most chain_waitForTx calls held open at once; more are refused as rate limited. */
+export const MAX_TX_WAITERS = 4096
 
 export function chainMethods(node: ChainRpcDeps): RpcNamespace {
   const blockAt = async (height: number | undefined, hash: string | undefined): Promise<Block | undefined> => {
@@ -29,6 +37,32 @@ export function chainMethods(node: ChainRpcDeps): RpcNamespace {
     }
     return height !== undefined ? node.store.getBlock(height) : node.store.getBlockByHash(fromHex(hash!)!)
   }
+  const lookupTx = async (hash: string): Promise<TxLookup | null> => {
+    const found = await node.store.getTx(fromHex(hash)!)
+    if (found !== undefined) {
+      return {status: "final", tx: txToJson(found.tx), blockHeight: found.height, blockHash: toHex(found.blockHash), index: found.index}
+    }
+    const pending = node.mempool.get(hash)
+    if (pending === undefined) return null
+    return {status: "pending", tx: txToJson(pending), blockHeight: null, blockHash: null, index: null}
+  }
+  let waiters = 0
+  /** Resolves when the tx is in a finalized block or `ms` pass; checks the index once per new block. */
+  const untilFinal = (txHash: Uint8Array, ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        unsubscribe()
+        resolve()
+      }
+      const check = (): void => {
+        void node.store.getTxLocation(txHash).then((location) => location !== undefined && done(), done)
+      }
+      const timer = setTimeout(done, ms)
+      const unsubscribe = node.feed.subscribe("finalized", check)
+      // Subscribed first, then checked: a block finalized in between is not missed.
+      check()
+    })
   return {
     chain_head: method(params({}), {
       permission: "read",
@@ -52,14 +86,22 @@ export function chainMethods(node: ChainRpcDeps): RpcNamespace {
     chain_getTx: method(params({hash: p.hex({bytes: 32})}), {
       permission: "read",
       summary: "a transaction, pending in the mempool or final in a block (null when unknown)",
-      handler: async ({hash}): Promise<TxLookup | null> => {
-        const found = await node.store.getTx(fromHex(hash)!)
-        if (found !== undefined) {
-          return {status: "final", tx: txToJson(found.tx), blockHeight: found.height, blockHash: toHex(found.blockHash), index: found.index}
+      handler: ({hash}): Promise<TxLookup | null> => lookupTx(hash),
+    }),
+    chain_waitForTx: method(params({hash: p.hex({bytes: 32}), timeoutMs: p.optional(p.uint({max: MAX_TX_WAIT_MS}))}), {
+      permission: "read",
+      summary: `answers as chain_getTx once the transaction is final, or when timeoutMs (default and at most ${MAX_TX_WAIT_MS}) pass`,
+      handler: async ({hash, timeoutMs}): Promise<TxLookup | null> => {
+        const now = await lookupTx(hash)
+        if (now?.status === "final" || timeoutMs === 0) return now
+        if (waiters >= MAX_TX_WAITERS) throw new RpcServerError(RpcErrorCode.RATE_LIMITED, `${MAX_TX_WAITERS} calls already wait for transactions`)
+        waiters++
+        try {
+          await untilFinal(fromHex(hash)!, timeoutMs ?? MAX_TX_WAIT_MS)
+        } finally {
+          waiters--
         }
-        const pending = node.mempool.get(hash)
-        if (pending === undefined) return null
-        return {status: "pending", tx: txToJson(pending), blockHeight: null, blockHash: null, index: null}
+        return lookupTx(hash)
       },
     }),
     chain_getTxProof: method(params({hash: p.hex({bytes: 32})}), {
