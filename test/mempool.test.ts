@@ -81,6 +81,17 @@ describe("transaction intake (multi-process)", function () {
     await everywhere(txs, "final")
   })
 
+  it("tx_sendBatch admits a sender's transactions in one request, in order, with one outcome per transaction", async function () {
+    const first = await clients[3]!.getNonce(hospital.id)
+    const txs = Array.from({length: 100}, (_, i) => enrol(first + i))
+    const foreign = Transaction.sign({chainId: "another-chain", type: TxType.IdentityRegister, nonce: 0, payload: {key: PrivateKey.generate().publicKey, role: Role.Patient}}, hospital)
+    const outcomes = await clients[3]!.sendTxs([...txs, txs[5]!, foreign])
+    expect(outcomes.slice(0, 100)).to.deep.equal(txs.map((tx) => ({hash: tx.hashHex()})))
+    const refused = outcomes.slice(100).map((o) => ("error" in o ? o.error.code : "admitted"))
+    expect(refused).to.deep.equal([RpcErrorCodes.DUPLICATE_TX, RpcErrorCodes.WRONG_CHAIN])
+    await everywhere(txs, "final")
+  })
+
   it("accepts a sender's transactions with 32 requests in flight without nonce-gap refusals", async function () {
     const first = await clients[1]!.getNonce(hospital.id)
     const txs = Array.from({length: 256}, (_, i) => enrol(first + i))

@@ -152,6 +152,9 @@ export interface TxSubmitted {
   hash: Hex
 }
 
+/** One outcome of tx_sendBatch, in the order sent: the hash once pending, or the JSON-RPC error tx_send would have answered. */
+export type TxBatchOutcome = {hash: Hex} | {error: {code: number; message: string; data?: JsonValue}}
+
 export interface ValidatorProposal {
   action: "add" | "remove"
   hospital: string
@@ -202,6 +205,7 @@ export interface CoreRpcMethods {
   chain_getNonce: {params: {account: Hex}; result: {account: Hex; nonce: number}}
   chain_hospitals: {params: Record<string, never>; result: HospitalInfo[]}
   tx_send: {params: {tx: Hex}; result: TxSubmitted}
+  tx_sendBatch: {params: {txs: Hex[]}; result: TxBatchOutcome[]}
   validator_list: {params: Record<string, never>; result: ValidatorInfo[]}
   validator_propose: {params: ValidatorProposal; result: TxSubmitted}
   validator_getValidatorsByHeight: {params: {height: number}; result: ValidatorInfo[]}

@@ -12,6 +12,7 @@ import type {
   PeerInfo,
   TxLookup,
   TxProof,
+  TxBatchOutcome,
   TxSubmitted,
   ValidatorInfo,
   ValidatorProposal,
@@ -137,6 +138,14 @@ export class CareLedgerClient {
     const bytes = tx instanceof Uint8Array ? tx : tx.serialize()
     return this.call("tx_send", {tx: toHex(bytes)})
   }
+  /**
+   * Submits signed transactions in one request (at most 512), admitted in the order given and
+   * gossiped together. One outcome per tx, in order: its hash, or the error tx_send would answer.
+   */
+  sendTxs(txs: readonly (Transaction | Uint8Array)[]): Promise<TxBatchOutcome[]> {
+    return this.call("tx_sendBatch", {txs: txs.map((tx) => toHex(tx instanceof Uint8Array ? tx : tx.serialize()))})
+  }
+
 
   validators(): Promise<ValidatorInfo[]> {
     return this.call("validator_list")

@@ -34,6 +34,37 @@ export class TxIntake {
     return result.hash
   }
 
+  /**
+   * Admits several transactions in order (one sender's nonces stay in order) and gossips the
+   * admitted ones as one batch. A refusal is that tx's outcome, not the batch's.
+   */
+  async submitTxs(txs: readonly Transaction[]): Promise<Array<{hash: string} | {error: unknown}>> {
+    const {mempool} = this.deps
+    const outcomes: Array<{hash: string} | {error: unknown}> = []
+    const admitted: Transaction[] = []
+    let executable = false
+    for (const tx of txs) {
+      try {
+        const result = await mempool.add(tx)
+        executable = result.executable || executable
+        admitted.push(tx)
+        outcomes.push({hash: result.hash})
+      } catch (err) {
+        if (!isCareLedgerError(err)) throw err
+        outcomes.push({error: err})
+      }
+    }
+    if (admitted.length === 0) return outcomes
+    this.noteMempool()
+    try {
+      this.deps.publishTxs(admitted)
+    } catch (err) {
+      this.deps.logger.warn({err: (err as Error).message, txs: admitted.length}, "txs not gossiped")
+    }
+    if (executable) this.deps.txsAvailable()
+    return outcomes
+  }
+
   /** Admits a gossiped batch: accept when any tx was new and valid, ignore otherwise. */
   async admitGossip(txs: readonly Transaction[]): Promise<ValidationResult> {
     let added = 0

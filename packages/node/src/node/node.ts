@@ -420,6 +420,11 @@ export class CareLedgerNode implements Startable {
     return required(this.intakeRef).submitTx(tx)
   }
 
+  /** Admits several transactions in order and gossips the admitted ones together; one outcome (hash or typed error) per tx. */
+  submitTxs(txs: readonly Transaction[]): Promise<Array<{hash: string} | {error: unknown}>> {
+    return required(this.intakeRef).submitTxs(txs)
+  }
+
   /** The nonce the account's next transaction should carry, counting its pending ones. */
   nextNonce(account: string): Promise<number> {
     return required(this.intakeRef).nextNonce(account)
