@@ -31,6 +31,7 @@ interface Hospital {
   p2p: number
   rpc: string
   metrics: string
+  fhirPort: number
   child?: ChildProcess
   exited?: Promise<unknown>
 }
@@ -58,8 +59,8 @@ describe("operations: adding and removing a hospital (multi-process, docs/operat
   async function hospital(id: string): Promise<Hospital> {
     const keyFile = join(dir, `${id}.key`)
     const info = JSON.parse(careledger("keys", "generate", "--out", keyFile, "--json")) as {publicKey: string}
-    const [p2p, rpc, metrics] = [await freePort(), await freePort(), await freePort()]
-    const h = {id, keyFile, publicKey: info.publicKey, config: join(dir, "etc", `${id}.json`), p2p, rpc: `http://127.0.0.1:${rpc}`, metrics: `http://127.0.0.1:${metrics}`}
+    const [p2p, rpc, metrics, fhir] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    const h = {id, keyFile, publicKey: info.publicKey, config: join(dir, "etc", `${id}.json`), p2p, rpc: `http://127.0.0.1:${rpc}`, metrics: `http://127.0.0.1:${metrics}`, fhirPort: fhir}
     hospitals.push(h)
     return h
   }
@@ -69,7 +70,7 @@ describe("operations: adding and removing a hospital (multi-process, docs/operat
     careledger(
       "init", "--datadir", join(dir, "data", h.id), "--config", h.config, "--genesis", genesis, "--key", h.keyFile,
       "--listen", `/ip4/127.0.0.1/tcp/${h.p2p}`, "--announce", `/ip4/127.0.0.1/tcp/${h.p2p}`, ...bootstrap,
-      "--rpc-port", h.rpc.split(":")[2]!, "--metrics-port", h.metrics.split(":")[2]!, "--log-format", "json",
+      "--rpc-port", h.rpc.split(":")[2]!, "--metrics-port", h.metrics.split(":")[2]!, "--fhir-port", String(h.fhirPort), "--log-format", "json",
     )
   }
 
