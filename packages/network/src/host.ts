@@ -500,7 +500,7 @@ export class NetworkHost {
     return this.txBatcher.flush()
   }
 
-  /** Publishes an encoded consensus message (proposal with its block, or vote). */
+  /** Publishes an encoded consensus message (proposal with its block, or vote); an observer never does. */
   publishConsensus(message: Uint8Array): Promise<void> {
     return this.publish("consensus", message)
   }
@@ -511,6 +511,9 @@ export class NetworkHost {
    */
   async publish(topic: GossipTopic, data: Uint8Array): Promise<void> {
     this.node()
+    if (topic === "consensus" && this.options.observer) {
+      throw new NetworkError(NetworkErrorCode.NOT_A_MEMBER, "an observer does not publish consensus messages", {topic})
+    }
     const limit = topicCodecs[topic].maxBytes(this.options)
     if (data.length > limit) {
       throw new NetworkError(NetworkErrorCode.TOO_LARGE, `${topic} message of ${data.length} bytes exceeds ${limit}`, {topic})

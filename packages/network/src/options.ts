@@ -14,6 +14,8 @@ export interface NetworkOptions {
   observers: string[]
   /** Initial member keys (hex); the node replaces them with `setMembers` when the set changes. */
   members: string[]
+  /** An observer node follows consensus but never publishes on its topic (not even a relay of its own making). */
+  observer: boolean
 
   /** Redial backoff: first delay, cap, and the jitter fraction taken off each delay. */
   redialBaseMs: number
@@ -57,6 +59,7 @@ export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
   announce: [],
   observers: [],
   members: [],
+  observer: false,
   redialBaseMs: 500,
   redialMaxMs: 10_000,
   redialJitter: 0.3,

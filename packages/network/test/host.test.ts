@@ -326,6 +326,22 @@ describe("NetworkHost", function () {
     await Promise.all(greedyRequests)
   })
 
+  it("never publishes on the consensus topic as an observer", async () => {
+    const keys = [0, 1].map(() => PrivateKey.generate())
+    const observer = createNode({key: keys[0]!, members: [keys[1]!], chain, options: {observer: true}})
+    nodes.push(observer)
+    await observer.host.start()
+    let refused: unknown
+    try {
+      await observer.host.publishConsensus(signedConsensusMessage(keys[0]!, utf8("vote")))
+    } catch (err) {
+      refused = err
+    }
+    expect((refused as NetworkError).code).to.equal(NetworkErrorCode.NOT_A_MEMBER)
+    // Transactions it still gossips.
+    observer.host.publishTxs([makeTx(keys[0]!, 0)])
+  })
+
   it("refuses bad input with typed errors", async () => {
     const key = PrivateKey.generate()
     const node = createNode({key, members: [key], chain})

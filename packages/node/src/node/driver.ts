@@ -41,6 +41,8 @@ export interface ConsensusDriverOptions {
   maxBlockBytes: number
   /** How often the driver asks peers for their status when it has not committed for a while. */
   statusPollMs: number
+  /** Least time between two sync requests prompted by messages of later heights. */
+  syncRequestIntervalMs: number
   /** Timeouts and evidence kept for consensus_status. */
   keepTimeouts: number
   keepEvidence: number
@@ -89,6 +91,7 @@ export class ConsensusDriver implements Startable {
   private lastRound = 0
   /** The block-interval timer of the current height while it has not fired (see `onTxsAvailable`). */
   private interval: Timeout | null = null
+  private lastSyncRequestAt = 0
   private lastCommitAt = Date.now()
   private started = false
   private stopped = false
@@ -101,6 +104,17 @@ export class ConsensusDriver implements Startable {
   get machine(): ConsensusMachine {
     if (this.machineRef === null) throw new NodeError(NodeErrorCode.NOT_STARTED, "the node is not started")
     return this.machineRef
+  }
+
+  /**
+   * Whether `signer` votes at the current height or, at a set change, at the next one (the set a
+   * validated proposal of this height installs). Anyone else is not a member here.
+   */
+  isMember(signer: Uint8Array): boolean {
+    const hex = toHex(signer)
+    if (this.deps.store.validators().some((v) => toHex(v) === hex)) return true
+    for (const execution of this.executions.values()) if (execution.validators.some((v) => toHex(v) === hex)) return true
+    return false
   }
 
   /** The highest round the machine reached at the current height (for the status line). */
@@ -291,6 +305,10 @@ export class ConsensusDriver implements Startable {
         if (this.evidence.length > this.options.keepEvidence) this.evidence.shift()
         return
       case "request-sync": {
+        // Every message of a later height asks for this; one status request per interval is plenty.
+        const now = Date.now()
+        if (now - this.lastSyncRequestAt < this.options.syncRequestIntervalMs) return
+        this.lastSyncRequestAt = now
         const peerId = peerIdOf(action.peer)
         void network
           .requestStatus(peerId)

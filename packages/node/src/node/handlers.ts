@@ -2,15 +2,25 @@
  * The node's network handlers, Lodestar-style: one gossip handler per topic in a typed map and one
  * handler per request/response protocol. Adding a topic or a protocol is adding one entry here.
  */
-import {decodeConsensusFrame, encodeCommit, verifyConsensusMessage, type ChainStore, type ConsensusMessage} from "@careledger/core"
+import {decodeConsensusFrame, encodeCommit, signerOf, verifyConsensusMessage, type ChainStore, type ConsensusMessage} from "@careledger/core"
 import type {BlockWithCommit, ChainStatus, GossipHandlers} from "@careledger/network"
 import type {ConsensusDriver} from "./driver.js"
 import type {TxIntake} from "./intake.js"
+
+/**
+ * Who signed a consensus message: a member of the set deciding the current height or of the set a
+ * validated block would install next; a candidate (a hospital known to state, which a set change we
+ * have not applied yet could make a validator); or a stranger.
+ */
+export type SignerStanding = "member" | "candidate" | "stranger"
 
 export interface GossipHandlerDependencies {
   chainId: string
   intake: Pick<TxIntake, "admitGossip">
   driver: Pick<ConsensusDriver, "onMessage">
+  standing(signer: Uint8Array): SignerStanding
+  /** While behind, the set in force may have changed in blocks not seen yet: strangers are not blamed then. */
+  syncing(): boolean
 }
 
 export function gossipHandlers(deps: GossipHandlerDependencies): GossipHandlers {
@@ -24,8 +34,14 @@ export function gossipHandlers(deps: GossipHandlerDependencies): GossipHandlers 
       } catch {
         return "reject"
       }
-      deps.driver.onMessage(message)
-      return "accept"
+      const standing = deps.standing(signerOf(message))
+      if (standing === "member") {
+        deps.driver.onMessage(message)
+        return "accept"
+      }
+      // Neither relayed nor buffered. A stranger's message is rejected, which lowers the score of the
+      // peer that sent it: an admitted observer cannot make the consortium carry throwaway keys' blocks.
+      return standing === "candidate" || deps.syncing() ? "ignore" : "reject"
     },
   }
 }

@@ -2,7 +2,24 @@ import {expect} from "chai"
 import {mkdtempSync, rmSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {ChainStore, ConsensusErrorCode, PrivateKey, Role, Transaction, TxType, consensusRecordPrefix, encode, fromHex, sha256, toHex, utf8} from "@careledger/core"
+import {
+  Block,
+  ChainStore,
+  ConsensusErrorCode,
+  PrivateKey,
+  Role,
+  Transaction,
+  TxType,
+  consensusRecordPrefix,
+  encode,
+  encodeConsensusFrame,
+  fromHex,
+  sha256,
+  signProposal,
+  toHex,
+  utf8,
+} from "@careledger/core"
+import {NetworkHost} from "@careledger/network"
 import {CareLedgerClient} from "@careledger/client"
 import {defaultConfig, type NodeConfig} from "../../src/config/index.js"
 import {buildGenesis, writeGenesisFile} from "../../src/genesis/index.js"
@@ -113,6 +130,73 @@ describe("node/node (in-process)", function () {
     }
     expect((caught as {code?: string} | undefined)?.code).to.equal(ConsensusErrorCode.UNREADABLE_RECORD)
     expect(String(caught)).to.include(key)
+  })
+
+  it("rejects consensus gossip signed outside the validator set: the observer that sent it loses score and nothing is buffered", async () => {
+    const config = singleValidatorConfig(dir)
+    // The same single validator, plus an admitted observer hospital whose node floods throwaway-key proposals.
+    const validatorKey = loadOrCreateNodeKey(dir).key
+    const observerKey = PrivateKey.generate()
+    writeGenesisFile(
+      config.genesis,
+      buildGenesis({
+        chainId: "inproc",
+        hospitals: [
+          {id: "hosp-a", name: "Hospital A", key: validatorKey.id, validator: true},
+          {id: "hosp-o", name: "Observer", key: observerKey.id, validator: false},
+        ],
+        blockIntervalMs: 200,
+      }),
+    )
+    node = new CareLedgerNode(config, {logger: silentLogger()})
+    await node.start()
+    const running = node
+    const flooder = new NetworkHost(
+      {chainId: "inproc", members: [validatorKey.id], bootstrap: running.network.addresses(), heartbeatMs: 100},
+      {
+        privateKey: observerKey,
+        gossipHandlers: {tx: async () => "ignore", consensus: async () => "ignore"},
+        getStatus: () => ({headHeight: 0, headHash: new Uint8Array(32), finalizedHeight: 0, finalizedHash: new Uint8Array(32)}),
+        readBlocks: async function* () {},
+      },
+    )
+    try {
+      await flooder.start()
+      await until("the observer sees the validator on the consensus topic", async () => (flooder.topicPeers("consensus").includes(running.network.peerId) ? true : undefined))
+      const filler = Array.from({length: 100}, (_, i) =>
+        Transaction.sign({chainId: "inproc", type: TxType.TrialRegister, nonce: i, payload: {trialId: `trial-${i}-${"x".repeat(40)}`, protocolHash: new Uint8Array(32)}}, observerKey),
+      )
+      const observerPeer = observerKey.peerId
+      let sent = 0
+      await until("the validator to lower the observer's score", async () => {
+        const throwaway = PrivateKey.generate()
+        const height = running.store.head().height + 2
+        const head = running.store.head()
+        const block = Block.create(
+          {
+            chainId: "inproc",
+            height,
+            round: 0,
+            parentHash: head.hash,
+            timestamp: head.header.timestamp + 1,
+            proposer: throwaway.publicKey,
+            stateRoot: head.header.stateRoot,
+            validatorsHash: head.header.validatorsHash,
+            lastCommit: null,
+          },
+          filler,
+        )
+        const proposal = signProposal({chainId: "inproc", height, round: 0, validRound: -1, block}, throwaway)
+        await flooder.publish("consensus", encodeConsensusFrame(proposal, sent++))
+        return running.network.getScore(observerPeer) < 0 ? true : undefined
+      })
+      expect(running.machine.status.futureBytes).to.equal(0)
+      // The validator keeps finalizing: the flood cost it nothing it needs.
+      const height = running.store.head().height
+      await until("another finalized block", async () => (running.store.head().height > height ? true : undefined))
+    } finally {
+      await flooder.stop()
+    }
   })
 
   it("treats a second start and a second stop as no-ops", async () => {
