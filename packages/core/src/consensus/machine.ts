@@ -128,6 +128,16 @@ export class ConsensusMachine {
     return lines.join("\n")
   }
 
+  /** Validators (hex keys) with no prevote, and with no precommit, in the current round: whom a stalled round waits for. */
+  missingVotes(): {prevotes: string[]; precommits: string[]} {
+    const votes = this.votes.get(this.round)
+    const all = this.validators.map(toHex)
+    return {
+      prevotes: all.filter((v) => votes?.prevotes.has(v) !== true),
+      precommits: all.filter((v) => votes?.precommits.has(v) !== true),
+    }
+  }
+
   /** Proposer of (height, round) for the current validator set: validators[(h + r) mod n]. */
   proposerOf(height: number, round: number): Uint8Array {
     return proposerOf(this.validators, height, round)

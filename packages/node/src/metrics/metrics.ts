@@ -45,9 +45,11 @@ export class NodeMetrics implements RpcObserver {
   readonly validators: Gauge
   readonly isValidator: Gauge
   readonly peersByHospital: Gauge<"hospital">
+  readonly lastFinalizedAge: Gauge
   private readonly recent: {at: number; txs: number}[] = []
   private view: NodeView | null = null
   private finalized = {height: 0, blocks: 0, txs: 0}
+  private lastFinalizedTimestamp: number | null = null
 
   constructor(options: {defaultMetrics?: boolean} = {}) {
     const registers = [this.registry]
@@ -121,6 +123,14 @@ export class NodeMetrics implements RpcObserver {
       },
     })
     // prom-client's default names already start with process_ or nodejs_.
+    this.lastFinalizedAge = new Gauge({
+      name: "careledger_last_finalized_block_age_seconds",
+      help: "Seconds since the timestamp of the latest finalized block this node holds (grows while the chain stalls or the node lags)",
+      registers,
+      collect: () => {
+        if (this.lastFinalizedTimestamp !== null) this.lastFinalizedAge.set(this.lastFinalizedBlockAgeSeconds())
+      },
+    })
     if (options.defaultMetrics ?? true) collectDefaultMetrics({register: this.registry, prefix: "careledger_"})
   }
 
@@ -155,6 +165,16 @@ export class NodeMetrics implements RpcObserver {
     this.finalized = {height, blocks: this.finalized.blocks + 1, txs: this.finalized.txs + txs}
     this.recent.push({at: now, txs})
     this.prune(now)
+  }
+
+  /** The block timestamp (Unix ms) of the latest finalized block, for its age. */
+  finalizedBlockTime(timestampMs: number): void {
+    this.lastFinalizedTimestamp = timestampMs
+  }
+
+  /** Seconds since the latest finalized block's timestamp (0 before any). */
+  lastFinalizedBlockAgeSeconds(now = Date.now()): number {
+    return this.lastFinalizedTimestamp === null ? 0 : Math.max(0, (now - this.lastFinalizedTimestamp) / 1000)
   }
 
   /** Latest finalized height, and blocks and txs finalized since this node started. */

@@ -43,6 +43,8 @@ export interface ConsensusDriverOptions {
   statusPollMs: number
   /** Least time between two sync requests prompted by messages of later heights. */
   syncRequestIntervalMs: number
+  /** Round timeouts without a finalized block before a stall warning (repeated as often while it lasts). */
+  stallWarningRounds: number
   /** Timeouts and evidence kept for consensus_status. */
   keepTimeouts: number
   keepEvidence: number
@@ -92,6 +94,7 @@ export class ConsensusDriver implements Startable {
   /** The block-interval timer of the current height while it has not fired (see `onTxsAvailable`). */
   private interval: Timeout | null = null
   private lastSyncRequestAt = 0
+  private lastStallWarningAt = 0
   private lastCommitAt = Date.now()
   private started = false
   private stopped = false
@@ -140,6 +143,7 @@ export class ConsensusDriver implements Startable {
     })
     void this.enqueue(() => this.machine.start())
     this.every(this.options.statusPollMs, () => this.pollStatus())
+    this.every(this.machine.options.roundTimeoutMs, () => this.warnIfStalled())
   }
 
   /** Clears the timers and lets a commit in flight finish, so the store closes on a block boundary. */
@@ -353,6 +357,7 @@ export class ConsensusDriver implements Startable {
     await store.deleteConsensusRecords(consensusRecordPrefix(block.height)).catch(() => 0)
     await mempool.onBlockCommitted(block, store.state())
     metrics.blockFinalized(block.height, block.txs.length)
+    metrics.finalizedBlockTime(block.header.timestamp)
     metrics.mempoolTxs.set(mempool.size)
     metrics.mempoolBytes.set(mempool.bytes)
     await this.deps.onFinalized(block, store.validators().map(toHex).join() !== before)
@@ -366,6 +371,33 @@ export class ConsensusDriver implements Startable {
     for (const peerId of this.deps.network.connectedPeers()) {
       void this.deps.network.requestStatus(peerId).catch(() => undefined)
     }
+  }
+
+  /**
+   * A chain that finalizes nothing is otherwise silent: after `stallWarningRounds` round timeouts
+   * without a block, warn (and again as often) with the round, the connected peers and whose votes
+   * the round still lacks. An idle height (no empty blocks, nothing to propose) is not a stall.
+   */
+  private warnIfStalled(): void {
+    const now = Date.now()
+    const limit = this.options.stallWarningRounds * this.machine.options.roundTimeoutMs
+    const status = this.machine.status
+    if (status.step === "idle" || now - this.lastCommitAt < limit || now - this.lastStallWarningAt < limit) return
+    this.lastStallWarningAt = now
+    const missing = this.machine.missingVotes()
+    const short = (keys: string[]): string[] => keys.map((k) => k.slice(0, 16))
+    this.deps.logger.warn(
+      {
+        height: status.height,
+        round: status.round,
+        step: status.step,
+        sinceLastBlockMs: now - this.lastCommitAt,
+        connected: this.deps.network.connectedPeers(),
+        missingPrevotes: short(missing.prevotes),
+        missingPrecommits: short(missing.precommits),
+      },
+      `no block finalized for ${Math.round((now - this.lastCommitAt) / 1000)} s (${this.options.stallWarningRounds}+ round timeouts): the chain is stalled`,
+    )
   }
 
   private after(ms: number, fn: () => void): void {

@@ -56,6 +56,9 @@ export interface NodeDependencies {
 /** Every bounded stop step waits at most this long, so one stuck part cannot keep the process from exiting. */
 const STOP_PART_MS = 5000
 
+/** Blocks a peer may be ahead before this node counts as syncing (one is the normal gap of a commit in flight). */
+const SYNC_MARGIN_BLOCKS = 1
+
 /**
  * One hospital's node: the chain store, mempool, consensus driver, libp2p host and range sync wired
  * together, with the health part, JSON-RPC and metrics on top.
@@ -202,9 +205,7 @@ export class CareLedgerNode implements Startable {
   get syncing(): boolean {
     if (this.sync?.syncing === true) return true
     if (this.hostRef === null || this.storeRef === null) return true
-    const local = this.store.head().height
-    for (const status of this.network.peerStatuses().values()) if (status.finalizedHeight > local + 1) return true
-    return false
+    return this.blocksBehind() > SYNC_MARGIN_BLOCKS
   }
 
   // ---- lifecycle ----
@@ -224,6 +225,7 @@ export class CareLedgerNode implements Startable {
     this.hospitals = await listHospitals(store.state())
     const head = store.head()
     this.metrics.blockFinalized(head.height, 0)
+    this.metrics.finalizedBlockTime(head.header.timestamp)
     this.nodeLog.info({chainId: this.chainId, height: head.height, key: this.key.id, peerId: this.key.peerId}, "chain store open")
 
     const mempool = new Mempool(this.tuning.mempool, {
@@ -260,6 +262,7 @@ export class CareLedgerNode implements Startable {
         maxBlockBytes: this.tuning.maxBlockBytes,
         statusPollMs: this.tuning.statusPollMs,
         syncRequestIntervalMs: this.tuning.syncRequestIntervalMs,
+        stallWarningRounds: this.tuning.stallWarningRounds,
         keepTimeouts: this.tuning.keepTimeouts,
         keepEvidence: this.tuning.keepEvidence,
       },
@@ -423,8 +426,19 @@ export class CareLedgerNode implements Startable {
 
   // ---- transactions ----
 
-  /** Admits a transaction to the mempool and gossips it. Throws the mempool's typed error. */
-  submitTx(tx: Transaction): Promise<string> {
+  /**
+   * Admits a transaction to the mempool and gossips it. Throws the mempool's typed error, or SYNCING
+   * while the node knows it is behind: checked against stale state, a nonce already spent in a block
+   * it has not seen yet would be accepted and could never finalize.
+   */
+  async submitTx(tx: Transaction): Promise<string> {
+    // A range sync of the one block a peer finalized a moment earlier is normal: only a real lag refuses.
+    const behind = this.blocksBehind()
+    if (behind > SYNC_MARGIN_BLOCKS) {
+      throw new NodeError(NodeErrorCode.SYNCING, `the node is catching up (${behind} blocks behind its peers); submit again once it is in sync, or to another node`, {
+        blocksBehind: behind,
+      })
+    }
     return required(this.intakeRef).submitTx(tx)
   }
 

@@ -74,6 +74,7 @@ export const JSON_RPC_CODE_OF: Readonly<Record<string, number>> = {
   NODE_ERROR_NOT_A_VALIDATOR: RpcErrorCodes.NOT_A_VALIDATOR,
   NODE_ERROR_NOT_STARTED: RpcErrorCodes.UNAVAILABLE,
   NODE_ERROR_STOPPED: RpcErrorCodes.UNAVAILABLE,
+  NODE_ERROR_SYNCING: RpcErrorCodes.UNAVAILABLE,
   NETWORK_ERROR_NOT_A_MEMBER: RpcErrorCodes.FORBIDDEN,
   NETWORK_ERROR_DIAL_FAILED: RpcErrorCodes.UNAVAILABLE,
   // Health data (node health/errors.ts): refusals by policy, missing records, bad request signatures.

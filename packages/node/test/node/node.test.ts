@@ -24,7 +24,7 @@ import {CareLedgerClient} from "@careledger/client"
 import {defaultConfig, type NodeConfig} from "../../src/config/index.js"
 import {buildGenesis, writeGenesisFile} from "../../src/genesis/index.js"
 import {loadOrCreateNodeKey} from "../../src/keystore/index.js"
-import {silentLogger} from "../../src/logger/index.js"
+import {createLogger, silentLogger} from "../../src/logger/index.js"
 import {CareLedgerNode} from "../../src/node/index.js"
 
 /** A real node in this process: real LevelDB in a temp dir, libp2p and RPC on 127.0.0.1 port 0. */
@@ -44,6 +44,49 @@ function singleValidatorConfig(dir: string): NodeConfig {
     fhirPort: 0,
     logLevel: "silent",
   }
+}
+
+/** The single validator plus an admitted observer hospital, whose key the test drives through its own NetworkHost. */
+function validatorWithObserver(dir: string): {config: NodeConfig; validatorKey: PrivateKey; observerKey: PrivateKey} {
+  const config = singleValidatorConfig(dir)
+  const validatorKey = loadOrCreateNodeKey(dir).key
+  const observerKey = PrivateKey.generate()
+  writeGenesisFile(
+    config.genesis,
+    buildGenesis({
+      chainId: "inproc",
+      hospitals: [
+        {id: "hosp-a", name: "Hospital A", key: validatorKey.id, validator: true},
+        {id: "hosp-o", name: "Observer", key: observerKey.id, validator: false},
+      ],
+      blockIntervalMs: 200,
+    }),
+  )
+  return {config, validatorKey, observerKey}
+}
+
+/** The observer's own libp2p host, dialling the node; it says its chain is at `finalizedHeight` and serves no blocks. */
+function observerHost(node: CareLedgerNode, validatorKey: PrivateKey, observerKey: PrivateKey, finalizedHeight = 0): NetworkHost {
+  const hash = new Uint8Array(32)
+  return new NetworkHost(
+    {chainId: "inproc", members: [validatorKey.id], bootstrap: node.network.addresses(), heartbeatMs: 100},
+    {
+      privateKey: observerKey,
+      gossipHandlers: {tx: async () => "ignore", consensus: async () => "ignore"},
+      getStatus: () => ({headHeight: finalizedHeight, headHash: hash, finalizedHeight, finalizedHash: hash}),
+      readBlocks: async function* () {},
+    },
+  )
+}
+
+/** The JSON-RPC error code a call is refused with (fails the test when it succeeds). */
+async function rpcCode(call: Promise<unknown>): Promise<number> {
+  try {
+    await call
+  } catch (err) {
+    return (err as {code: number}).code
+  }
+  throw new Error("expected the call to be refused")
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, attempts = 300): Promise<T> {
@@ -133,33 +176,11 @@ describe("node/node (in-process)", function () {
   })
 
   it("rejects consensus gossip signed outside the validator set: the observer that sent it loses score and nothing is buffered", async () => {
-    const config = singleValidatorConfig(dir)
-    // The same single validator, plus an admitted observer hospital whose node floods throwaway-key proposals.
-    const validatorKey = loadOrCreateNodeKey(dir).key
-    const observerKey = PrivateKey.generate()
-    writeGenesisFile(
-      config.genesis,
-      buildGenesis({
-        chainId: "inproc",
-        hospitals: [
-          {id: "hosp-a", name: "Hospital A", key: validatorKey.id, validator: true},
-          {id: "hosp-o", name: "Observer", key: observerKey.id, validator: false},
-        ],
-        blockIntervalMs: 200,
-      }),
-    )
+    const {config, validatorKey, observerKey} = validatorWithObserver(dir)
     node = new CareLedgerNode(config, {logger: silentLogger()})
     await node.start()
     const running = node
-    const flooder = new NetworkHost(
-      {chainId: "inproc", members: [validatorKey.id], bootstrap: running.network.addresses(), heartbeatMs: 100},
-      {
-        privateKey: observerKey,
-        gossipHandlers: {tx: async () => "ignore", consensus: async () => "ignore"},
-        getStatus: () => ({headHeight: 0, headHash: new Uint8Array(32), finalizedHeight: 0, finalizedHash: new Uint8Array(32)}),
-        readBlocks: async function* () {},
-      },
-    )
+    const flooder = observerHost(running, validatorKey, observerKey)
     try {
       await flooder.start()
       await until("the observer sees the validator on the consensus topic", async () => (flooder.topicPeers("consensus").includes(running.network.peerId) ? true : undefined))
@@ -197,6 +218,68 @@ describe("node/node (in-process)", function () {
     } finally {
       await flooder.stop()
     }
+  })
+
+  it("refuses transactions with -32016 and says it is syncing while a peer shows it is behind", async () => {
+    const {config, validatorKey, observerKey} = validatorWithObserver(dir)
+    node = new CareLedgerNode(config, {logger: silentLogger()})
+    await node.start()
+    const client = new CareLedgerClient({url: node.rpcUrl!})
+    const sender = PrivateKey.generate()
+    const tx = (nonce: number): string =>
+      toHex(Transaction.sign({chainId: "inproc", type: TxType.TrialRegister, nonce, payload: {trialId: `trial-${nonce}`, protocolHash: new Uint8Array(32)}}, sender).serialize())
+    // In step with its peers (it has none yet) the node takes submissions; the state decides on them.
+    const before = await client.request("tx_send", {tx: tx(0)}).then(
+      () => 0,
+      (err: {code?: number}) => err.code ?? 0,
+    )
+    expect(before).to.not.equal(-32016)
+    // A member announces a chain far ahead and serves none of it: this node knows it is behind.
+    const ahead = observerHost(node, validatorKey, observerKey, 1_000_000)
+    try {
+      await ahead.start()
+      const info = await until("node_info to say it is syncing", async () => {
+        const reply = (await client.request("node_info")) as {syncing: boolean}
+        return reply.syncing ? reply : undefined
+      })
+      expect(info.syncing).to.equal(true)
+      const refused = await rpcCode(client.request("tx_send", {tx: tx(1)}))
+      expect(refused).to.equal(-32016)
+    } finally {
+      await ahead.stop()
+    }
+  })
+
+  it("warns that the chain is stalled, naming whose votes are missing, and reports the last finalized block's age", async () => {
+    const config = singleValidatorConfig(dir)
+    const me = loadOrCreateNodeKey(dir).key
+    const absent = PrivateKey.generate()
+    // Two validators, one of which never starts: no block can reach a quorum.
+    writeGenesisFile(
+      config.genesis,
+      buildGenesis({
+        chainId: "inproc",
+        hospitals: [
+          {id: "hosp-a", name: "Hospital A", key: me.id, validator: true},
+          {id: "hosp-b", name: "Hospital B", key: absent.id, validator: true},
+        ],
+        blockIntervalMs: 200,
+      }),
+    )
+    const lines: string[] = []
+    const logger = createLogger({level: "warn", pretty: false, destination: {write: (line: string) => void lines.push(line)}})
+    node = new CareLedgerNode({...config, metrics: true}, {logger}, {stallWarningRounds: 2})
+    await node.start()
+    const warning = await until("a stall warning", async () => {
+      const line = lines.find((l) => l.includes("the chain is stalled"))
+      return line === undefined ? undefined : (JSON.parse(line) as {height: number; round: number; connected: string[]; missingPrevotes: string[]; missingPrecommits: string[]})
+    })
+    expect(warning.height).to.equal(1)
+    expect(warning.connected).to.deep.equal([])
+    expect(warning.missingPrecommits).to.include(absent.id.slice(0, 16))
+    const metrics = await (await fetch(`${node.metricsUrl!}/metrics`)).text()
+    const age = Number(/^careledger_last_finalized_block_age_seconds (\S+)$/m.exec(metrics)?.[1])
+    expect(age).to.be.greaterThan(1)
   })
 
   it("treats a second start and a second stop as no-ops", async () => {
