@@ -112,6 +112,8 @@ export class NetworkHost {
   private readonly txBatcher: TxBatcher
   /** gossipsub hands over messages as fast as they arrive; validations in flight are bounded here. */
   private readonly validations: BoundedConcurrency
+  private validatingBytes = 0
+  private readonly validatingBytesByPeer = new Map<string, number>()
   private pingTimer: NodeJS.Timeout | undefined
   private abort = new AbortController()
 
@@ -535,18 +537,36 @@ export class NetworkHost {
     if (topic === undefined) {
       result = "reject"
     } else {
-      try {
-        await this.validations.acquire()
-      } catch {
-        // Overloaded: drop without relaying and without blaming the sender.
+      // Bytes waiting for validation are bounded in total and per sending peer, so a flood of
+      // maximal messages costs bounded memory and one peer cannot crowd out the others.
+      const size = msg.data.length
+      const fromPeer = this.validatingBytesByPeer.get(from) ?? 0
+      if (this.validatingBytes + size > this.options.maxValidationBytes || fromPeer + size > this.options.maxValidationBytesPerPeer) {
         this.deps.metrics?.gossipDropped?.(topic)
         if (this.libp2p !== undefined) pubsub.reportMessageValidationResult(msgId, from, TopicValidatorResult.Ignore)
         return
       }
+      this.validatingBytes += size
+      this.validatingBytesByPeer.set(from, fromPeer + size)
       try {
-        result = await this.validate(topic, msg.data, from)
+        try {
+          await this.validations.acquire()
+        } catch {
+          // Overloaded: drop without relaying and without blaming the sender.
+          this.deps.metrics?.gossipDropped?.(topic)
+          if (this.libp2p !== undefined) pubsub.reportMessageValidationResult(msgId, from, TopicValidatorResult.Ignore)
+          return
+        }
+        try {
+          result = await this.validate(topic, msg.data, from)
+        } finally {
+          this.validations.release()
+        }
       } finally {
-        this.validations.release()
+        this.validatingBytes -= size
+        const left = (this.validatingBytesByPeer.get(from) ?? size) - size
+        if (left > 0) this.validatingBytesByPeer.set(from, left)
+        else this.validatingBytesByPeer.delete(from)
       }
       this.deps.metrics?.gossipIn?.(topic, result)
     }

@@ -40,6 +40,9 @@ export interface NetworkOptions {
   /** Incoming gossip messages validated at once, and waiting; beyond that they are dropped (ignored). */
   maxValidationsInFlight: number
   maxValidationsWaiting: number
+  /** Bytes of incoming gossip waiting for or in validation, in total and from one peer; beyond, dropped (ignored). */
+  maxValidationBytes: number
+  maxValidationBytesPerPeer: number
 
   /** Request/response limits. */
   requestTimeoutMs: number
@@ -74,6 +77,8 @@ export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
   maxPublishWaiting: 256,
   maxValidationsInFlight: 64,
   maxValidationsWaiting: 4096,
+  maxValidationBytes: 128 * 1024 * 1024,
+  maxValidationBytesPerPeer: 32 * 1024 * 1024,
   requestTimeoutMs: 10_000,
   maxInboundStreamsPerProtocol: 16,
   maxInboundStreamsPerPeer: 4,
