@@ -60,8 +60,10 @@ export class Cluster {
     return node
   }
 
+  /** The node answers RPC and is not behind its peers (a node still catching up refuses submissions). */
   async ready(index: number, token?: string): Promise<void> {
     await waitForRpc(this.spec(index).rpcUrl, 60_000, token)
+    await eventually(async () => ((await this.client(index, token).nodeInfo()).syncing ? undefined : true), `node ${index} in sync`)
   }
 
   client(index: number, token?: string): CareLedgerClient {

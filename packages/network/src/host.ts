@@ -7,10 +7,8 @@ import {ping, type Ping} from "@libp2p/ping"
 import {gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type GossipsubMessage} from "@libp2p/gossipsub"
 import {createPeerScoreParams, createTopicScoreParams, type PeerScoreParams} from "@libp2p/gossipsub/score"
 import {privateKeyFromProtobuf} from "@libp2p/crypto/keys"
-import {peerIdFromString} from "@libp2p/peer-id"
 import type {PeerId} from "@libp2p/interface"
-import {multiaddr, type Multiaddr} from "@multiformats/multiaddr"
-import {sha256, Transaction, utf8, concatBytes, toHex, type PrivateKey} from "@careledger/core"
+import {sha256, Transaction, utf8, concatBytes, type PrivateKey} from "@careledger/core"
 import {NetworkError, NetworkErrorCode} from "./errors.js"
 import {resolveOptions, type NetworkOptions} from "./options.js"
 import {silentLogger, type Logger, type NetworkMetrics} from "./metrics.js"
@@ -18,34 +16,16 @@ import {MembershipGater} from "./gater.js"
 import {BoundedPublisher, TxBatcher} from "./publisher.js"
 import {BoundedConcurrency} from "./limiter.js"
 import {GOSSIP_TOPICS, topicCodecs, topicName, type GossipHandler, type GossipHandlers, type GossipMessages, type GossipTopic, type TopicCodec, type ValidationResult} from "./gossip/topics.js"
-import {requestOne, requestStream, serveProtocol, type RequestHandler} from "./reqresp/framing.js"
-import {
-  decodeBlockChunk,
-  decodeBlockRangeRequest,
-  decodeStatus,
-  encodeBlockChunk,
-  encodeBlockRangeRequest,
-  encodeStatus,
-  PROTOCOLS,
-  protocolId,
-  protocolLimits,
-  type BlockWithCommit,
-  type ChainStatus,
-  type ProtocolName,
-} from "./reqresp/protocols.js"
+import {ReqRespService, type ReqRespHandlers} from "./reqresp/service.js"
+import {PeerDialer, parsePeerAddress, parsePeerId} from "./peers.js"
+import type {BlockWithCommit, ChainStatus} from "./reqresp/protocols.js"
 
-/** What the host needs from the node. */
-export interface NetworkDependencies {
+/** What the host needs from the node: its key, a handler per gossip topic and per request/response protocol. */
+export interface NetworkDependencies extends ReqRespHandlers {
   /** The node's persistent key: its libp2p peer ID and its validator identity. */
   privateKey: PrivateKey
   /** One validator per gossip topic, run before a message is relayed. */
   gossipHandlers: GossipHandlers
-  /** The node's current chain status, sent to peers on connect. */
-  getStatus(): ChainStatus
-  /** Finalized blocks `from..from+count-1` with their certificates; stops early at the head. */
-  readBlocks(from: number, count: number): AsyncIterable<BlockWithCommit>
-  /** Answers a record request (the health-data layer defines the payloads and the policy). */
-  recordHandler?(request: Uint8Array, from: string): Promise<Uint8Array>
   metrics?: NetworkMetrics
   logger?: Logger
 }
@@ -81,20 +61,12 @@ interface GossipSubInternals extends GossipSub {
 
 type Services = {identify: Identify; ping: Ping; pubsub: GossipSub}
 
-interface KnownPeer {
-  peerId: PeerId
-  /** Dial addresses given by the operator; empty when we rely on the peer store (identify). */
-  addrs: Multiaddr[]
-  attempts: number
-  timer: NodeJS.Timeout | undefined
-  dialing: boolean
-  latencyMs: number | undefined
-}
 
 /**
  * The CareLedger libp2p host: TCP + Noise + Yamux, identify, ping, gossipsub with per-topic
- * validation, the status/blocks/record request-response protocols, a membership gater, and a
- * redial loop with bounded exponential backoff.
+ * validation, a membership gater, the status/blocks/record request-response protocols
+ * (`reqresp/service.ts`) and the members it keeps connected to (`peers.ts`). Gossip publishing and
+ * validation stay here: they are the host's use of gossipsub, whose options and scoring are set here.
  */
 export class NetworkHost {
   readonly options: NetworkOptions
@@ -104,7 +76,7 @@ export class NetworkHost {
   private readonly gater: MembershipGater
   private libp2p: Libp2p<Services> | undefined
   private starting: Promise<void> | undefined
-  private readonly known = new Map<string, KnownPeer>()
+  private readonly dialer: PeerDialer
   private readonly statuses = new Map<string, ChainStatus>()
   private readonly listeners = new Map<keyof NetworkEventMap, Set<(detail: never) => void>>()
   private readonly topicByName = new Map<string, GossipTopic>()
@@ -112,6 +84,7 @@ export class NetworkHost {
   private readonly txBatcher: TxBatcher
   /** gossipsub hands over messages as fast as they arrive; validations in flight are bounded here. */
   private readonly validations: BoundedConcurrency
+  private readonly reqResp: ReqRespService
   private validatingBytes = 0
   private readonly validatingBytesByPeer = new Map<string, number>()
   private pingTimer: NodeJS.Timeout | undefined
@@ -124,12 +97,21 @@ export class NetworkHost {
     this.peerId = dependencies.privateKey.peerId
     this.gater = new MembershipGater(this.peerId, this.options.members, this.options.observers)
     for (const topic of GOSSIP_TOPICS) this.topicByName.set(topicName(this.options.chainId, topic), topic)
-    for (const addr of this.options.bootstrap) this.rememberAddress(parsePeerAddress(addr))
+    this.dialer = new PeerDialer(this.options, {gater: this.gater, libp2p: () => this.libp2p, signal: () => this.abort.signal, log: this.log})
+    for (const addr of this.options.bootstrap) this.dialer.remember(parsePeerAddress(addr))
     this.publisher = new BoundedPublisher(
       (topic, data) => this.sendGossip(topic, data),
       this.options.maxPublishInFlight,
       this.options.maxPublishWaiting,
     )
+    this.reqResp = new ReqRespService(this.options, {
+      handlers: dependencies,
+      node: () => this.node(),
+      parsePeerId,
+      onStatus: (peerId, status) => this.recordStatus(peerId, status),
+      ...(dependencies.metrics === undefined ? {} : {metrics: dependencies.metrics}),
+      log: this.log,
+    })
     this.validations = new BoundedConcurrency(this.options.maxValidationsInFlight, this.options.maxValidationsWaiting, "gossip validation")
     this.txBatcher = new TxBatcher(
       this.publisher,
@@ -168,12 +150,7 @@ export class NetworkHost {
     this.abort.abort()
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer)
     this.pingTimer = undefined
-    for (const peer of this.known.values()) {
-      if (peer.timer !== undefined) clearTimeout(peer.timer)
-      peer.timer = undefined
-      peer.attempts = 0
-      peer.dialing = false
-    }
+    this.dialer.stop()
     this.txBatcher.stop()
     this.publisher.drain()
     this.validations.releaseAll()
@@ -234,12 +211,12 @@ export class NetworkHost {
     node.addEventListener("peer:disconnect", (evt) => this.onDisconnect(evt.detail))
     const pubsub = this.pubsub(node)
     pubsub.addEventListener("gossipsub:message", (evt) => void this.onGossip(pubsub, evt.detail))
-    await this.registerProtocols(node)
+    await this.reqResp.register(node)
     await node.start()
     for (const name of this.topicByName.keys()) pubsub.subscribe(name)
     this.pingTimer = setInterval(() => this.pingAll(), o.pingIntervalMs)
     this.pingTimer.unref()
-    for (const peer of this.known.values()) this.scheduleRedial(peer, true)
+    this.dialer.redialAll(true)
     this.log.info({peerId: this.peerId, listen: this.addresses()}, "network started")
   }
 
@@ -280,11 +257,11 @@ export class NetworkHost {
     if (!this.gater.admits(peerId.toString())) {
       throw new NetworkError(NetworkErrorCode.NOT_A_MEMBER, `peer ${peerId.toString()} is not a member`, {peerId: peerId.toString()})
     }
-    const peer = this.rememberAddress({peerId, addr})
+    const peer = this.dialer.remember({peerId, addr})
     try {
       await node.dial(addr, {signal: AbortSignal.timeout(this.options.requestTimeoutMs)})
     } catch (err) {
-      this.scheduleRedial(peer, false)
+      this.dialer.scheduleRedial(peer, false)
       throw new NetworkError(NetworkErrorCode.DIAL_FAILED, `dial ${address}: ${(err as Error).message}`, {peerId: peerId.toString()})
     }
   }
@@ -297,9 +274,9 @@ export class NetworkHost {
       connected.set(id, [...(connected.get(id) ?? []), conn.remoteAddr.toString()])
     }
     const out: PeerInfo[] = []
-    const ids = new Set([...connected.keys(), ...this.known.keys()])
+    const ids = new Set([...connected.keys(), ...this.dialer.ids()])
     for (const id of ids) {
-      const known = this.known.get(id)
+      const known = this.dialer.get(id)
       const addrs = connected.get(id) ?? known?.addrs.map((a) => a.toString()) ?? []
       let status: PeerConnectionStatus = "disconnected"
       if (connected.has(id)) status = "connected"
@@ -322,13 +299,13 @@ export class NetworkHost {
   /** Replaces the member set (validators; observers stay); peers no longer admitted are disconnected. */
   async setMembers(keys: readonly string[]): Promise<void> {
     const removed = this.gater.setMembers(keys)
-    await this.hangUpAll(removed)
-    if (this.libp2p !== undefined) for (const peer of this.known.values()) this.scheduleRedial(peer, false)
+    await this.dialer.hangUp(removed)
+    if (this.libp2p !== undefined) this.dialer.redialAll(false)
   }
 
   async setObservers(keys: readonly string[]): Promise<void> {
     const removed = this.gater.setObservers(keys)
-    await this.hangUpAll(removed)
+    await this.dialer.hangUp(removed)
   }
 
   /** Bans a peer that misbehaved (forged data) for `banMs` and cuts its connections. */
@@ -338,7 +315,7 @@ export class NetworkHost {
     this.deps.metrics?.peerPenalised?.(reason)
     this.log.warn({peerId, reason}, "peer penalised")
     this.emit("peer:penalised", {peerId, reason})
-    await this.hangUpAll(new Set([peerId]))
+    await this.dialer.hangUp(new Set([peerId]))
   }
 
   isBanned(peerId: string): boolean {
@@ -380,43 +357,14 @@ export class NetworkHost {
     }
   }
 
-  private rememberAddress({peerId, addr}: {peerId: PeerId; addr?: Multiaddr}): KnownPeer {
-    const id = peerId.toString()
-    let peer = this.known.get(id)
-    if (peer === undefined) {
-      peer = {peerId, addrs: [], attempts: 0, timer: undefined, dialing: false, latencyMs: undefined}
-      this.known.set(id, peer)
-    }
-    if (addr !== undefined && !peer.addrs.some((a) => a.equals(addr))) peer.addrs.push(addr)
-    return peer
-  }
-
-  private async hangUpAll(peerIds: Set<string>): Promise<void> {
-    const node = this.libp2p
-    if (node === undefined) return
-    await Promise.all(
-      [...peerIds].map(async (id) => {
-        const peer = this.known.get(id)
-        if (peer?.timer !== undefined) {
-          clearTimeout(peer.timer)
-          peer.timer = undefined
-        }
-        await node.hangUp(peerIdFromString(id)).catch((err: Error) => this.log.debug({peerId: id, err: err.message}, "hang up failed"))
-      }),
-    )
-  }
-
   private onConnect(peerId: PeerId): void {
     const id = peerId.toString()
-    const peer = this.rememberAddress({peerId})
-    peer.attempts = 0
-    if (peer.timer !== undefined) clearTimeout(peer.timer)
-    peer.timer = undefined
+    const peer = this.dialer.connected(peerId)
     this.deps.metrics?.peerCount?.(this.connectedPeers().length)
     this.log.debug({peerId: id}, "peer connected")
     this.emit("peer:connected", {peerId: id})
     void this.requestStatus(id).catch((err: Error) => this.log.debug({peerId: id, err: err.message}, "status exchange failed"))
-    void this.pingPeer(peer)
+    void this.dialer.ping(peer)
   }
 
   private onDisconnect(peerId: PeerId): void {
@@ -426,66 +374,15 @@ export class NetworkHost {
     this.deps.metrics?.peerCount?.(this.connectedPeers().length)
     this.log.debug({peerId: id}, "peer disconnected")
     this.emit("peer:disconnected", {peerId: id})
-    const peer = this.known.get(id)
-    if (peer !== undefined) this.scheduleRedial(peer, false)
-  }
-
-  /**
-   * Redials a known member with exponential backoff (base * 2^attempts, capped, minus jitter) until
-   * it is connected again; a member restarted on the same key and address comes back by itself.
-   */
-  private scheduleRedial(peer: KnownPeer, immediate: boolean): void {
-    const node = this.libp2p
-    if (node === undefined || peer.timer !== undefined || peer.dialing) return
-    const id = peer.peerId.toString()
-    if (!this.gater.admits(id) || node.getConnections(peer.peerId).length > 0) return
-    const o = this.options
-    const backoff = Math.min(o.redialMaxMs, o.redialBaseMs * 2 ** peer.attempts)
-    const delay = immediate ? 0 : Math.round(backoff * (1 - o.redialJitter * Math.random()))
-    peer.timer = setTimeout(() => {
-      peer.timer = undefined
-      void this.redial(peer)
-    }, delay)
-    peer.timer.unref()
-  }
-
-  private async redial(peer: KnownPeer): Promise<void> {
-    const node = this.libp2p
-    if (node === undefined) return
-    const id = peer.peerId.toString()
-    if (!this.gater.admits(id) || node.getConnections(peer.peerId).length > 0) return
-    peer.dialing = true
-    try {
-      const signal = AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs), this.abort.signal])
-      // Operator-given addresses first; otherwise the peer store's (learned through identify).
-      if (peer.addrs.length > 0) await node.dial(peer.addrs, {signal})
-      else await node.dial(peer.peerId, {signal})
-      peer.attempts = 0
-    } catch (err) {
-      peer.attempts = Math.min(peer.attempts + 1, 30)
-      this.log.debug({peerId: id, attempts: peer.attempts, err: (err as Error).message}, "redial failed")
-    } finally {
-      peer.dialing = false
-    }
-    if (this.libp2p !== undefined && node.getConnections(peer.peerId).length === 0) this.scheduleRedial(peer, false)
+    this.dialer.redialIfKnown(id)
   }
 
   /** Periodic upkeep: latency, and a fresh status so a node that fell behind notices and syncs. */
   private pingAll(): void {
     for (const id of this.connectedPeers()) {
-      const peer = this.known.get(id)
-      if (peer !== undefined) void this.pingPeer(peer)
+      const peer = this.dialer.get(id)
+      if (peer !== undefined) void this.dialer.ping(peer)
       void this.requestStatus(id).catch((err: Error) => this.log.debug({peerId: id, err: err.message}, "status refresh failed"))
-    }
-  }
-
-  private async pingPeer(peer: KnownPeer): Promise<void> {
-    const node = this.libp2p
-    if (node === undefined) return
-    try {
-      peer.latencyMs = await node.services.ping.ping(peer.peerId, {signal: AbortSignal.timeout(this.options.requestTimeoutMs)})
-    } catch (err) {
-      this.log.debug({peerId: peer.peerId.toString(), err: (err as Error).message}, "ping failed")
     }
   }
 
@@ -593,49 +490,7 @@ export class NetworkHost {
     }
   }
 
-  // ---- request/response ----
-
-  private async registerProtocols(node: Libp2p<Services>): Promise<void> {
-    const handlers: {[P in ProtocolName]: RequestHandler} = {
-      status: (request, from) => this.serveStatus(request, from),
-      blocks: (request) => this.serveBlocks(request),
-      record: (request, from) => this.serveRecord(request, from),
-    }
-    for (const name of PROTOCOLS) {
-      await serveProtocol(
-        node,
-        protocolId(this.options.chainId, name),
-        protocolLimits(name, this.options),
-        handlers[name],
-        this.log,
-        this.deps.metrics,
-      )
-    }
-  }
-
-  private async *serveStatus(request: Uint8Array, from: string): AsyncIterable<Uint8Array> {
-    this.recordStatus(from, decodeStatus(request))
-    yield encodeStatus(this.deps.getStatus())
-  }
-
-  private async *serveBlocks(request: Uint8Array): AsyncIterable<Uint8Array> {
-    const {from, count} = decodeBlockRangeRequest(request, this.options.maxBlocksPerRequest)
-    let served = 0
-    for await (const chunk of this.deps.readBlocks(from, count)) {
-      if (served++ >= count) break
-      yield encodeBlockChunk(chunk)
-    }
-  }
-
-  private async *serveRecord(request: Uint8Array, from: string): AsyncIterable<Uint8Array> {
-    const handler = this.deps.recordHandler
-    if (handler === undefined) throw new NetworkError(NetworkErrorCode.REMOTE_ERROR, "this node serves no records")
-    const response = await handler(request, from)
-    if (response.length > this.options.maxRecordBytes) {
-      throw new NetworkError(NetworkErrorCode.TOO_LARGE, `record response of ${response.length} bytes exceeds ${this.options.maxRecordBytes}`)
-    }
-    yield response
-  }
+  // ---- request/response (reqresp/service.ts) ----
 
   private recordStatus(peerId: string, status: ChainStatus): void {
     this.statuses.set(peerId, status)
@@ -643,47 +498,21 @@ export class NetworkHost {
   }
 
   /** Exchanges statuses with a peer (done automatically on connect). */
-  async requestStatus(peerId: string): Promise<ChainStatus> {
-    const node = this.node()
-    const request = encodeStatus(this.deps.getStatus())
-    try {
-      const status = decodeStatus(await requestOne(node, parsePeerId(peerId), this.protocol("status"), protocolLimits("status", this.options), request))
-      this.deps.metrics?.reqRespOut?.("status", "ok")
-      this.recordStatus(peerId, status)
-      return status
-    } catch (err) {
-      this.deps.metrics?.reqRespOut?.("status", "error")
-      throw err
-    }
+  requestStatus(peerId: string): Promise<ChainStatus> {
+    this.node()
+    return this.reqResp.requestStatus(peerId)
   }
 
   /** Streams finalized blocks `from..from+count-1` with their certificates from a peer. */
-  async *requestBlocks(peerId: string, from: number, count: number, signal?: AbortSignal): AsyncGenerator<BlockWithCommit> {
-    const node = this.node()
-    if (count < 1 || count > this.options.maxBlocksPerRequest) {
-      throw new NetworkError(NetworkErrorCode.BAD_OPTIONS, `block request count must be 1..${this.options.maxBlocksPerRequest}`)
-    }
-    const request = encodeBlockRangeRequest({from, count})
-    for await (const chunk of requestStream(node, parsePeerId(peerId), this.protocol("blocks"), protocolLimits("blocks", this.options), request, signal)) {
-      yield decodeBlockChunk(chunk)
-    }
+  requestBlocks(peerId: string, from: number, count: number, signal?: AbortSignal): AsyncGenerator<BlockWithCommit> {
+    this.node()
+    return this.reqResp.requestBlocks(peerId, from, count, signal)
   }
 
   /** Sends a record request to a peer (normally the record's custodian) and returns its answer. */
-  async requestRecord(peerId: string, request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
-    const node = this.node()
-    try {
-      const answer = await requestOne(node, parsePeerId(peerId), this.protocol("record"), protocolLimits("record", this.options), request, signal)
-      this.deps.metrics?.reqRespOut?.("record", "ok")
-      return answer
-    } catch (err) {
-      this.deps.metrics?.reqRespOut?.("record", "error")
-      throw err
-    }
-  }
-
-  private protocol(name: ProtocolName): string {
-    return protocolId(this.options.chainId, name)
+  requestRecord(peerId: string, request: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    this.node()
+    return this.reqResp.requestRecord(peerId, request, signal)
   }
 
   private node(): Libp2p<Services> {
@@ -694,36 +523,4 @@ export class NetworkHost {
   private pubsub(node: Libp2p<Services>): GossipSubInternals {
     return node.services.pubsub as GossipSubInternals
   }
-}
-
-/** Parses `/ip4/.../tcp/.../p2p/<id>`; the peer id is required so the gater can check membership. */
-export function parsePeerAddress(address: string): {peerId: PeerId; addr: Multiaddr} {
-  let addr: Multiaddr
-  try {
-    addr = multiaddr(address)
-  } catch (err) {
-    throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `${address}: ${(err as Error).message}`, {address})
-  }
-  const p2p = addr.getComponents().find((c) => c.name === "p2p")?.value
-  if (p2p === undefined) throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `${address} has no /p2p/ peer id`, {address})
-  try {
-    return {peerId: peerIdFromString(p2p), addr}
-  } catch (err) {
-    throw new NetworkError(NetworkErrorCode.BAD_MULTIADDR, `${address}: bad peer id (${(err as Error).message})`, {address})
-  }
-}
-
-/** Parses a peer id string, with a typed error for anything else. */
-export function parsePeerId(peerId: string): PeerId {
-  try {
-    return peerIdFromString(peerId)
-  } catch (err) {
-    throw new NetworkError(NetworkErrorCode.BAD_PEER_ID, `${peerId} is not a peer id: ${(err as Error).message}`, {peerId})
-  }
-}
-
-/** The hex Ed25519 public key (account id) behind a peer id, if it embeds one. */
-export function publicKeyHexOfPeer(peerId: string): string | undefined {
-  const key = parsePeerId(peerId).publicKey
-  return key === undefined ? undefined : toHex(key.raw)
 }

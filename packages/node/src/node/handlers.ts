@@ -3,7 +3,7 @@
  * handler per request/response protocol. Adding a topic or a protocol is adding one entry here.
  */
 import {decodeConsensusFrame, encodeCommit, signerOf, verifyConsensusMessage, type ChainStore, type ConsensusMessage} from "@careledger/core"
-import type {BlockWithCommit, ChainStatus, GossipHandlers} from "@careledger/network"
+import type {BlockWithCommit, GossipHandlers, ReqRespHandlers} from "@careledger/network"
 import type {ConsensusDriver} from "./driver.js"
 import type {TxIntake} from "./intake.js"
 
@@ -46,22 +46,14 @@ export function gossipHandlers(deps: GossipHandlerDependencies): GossipHandlers 
   }
 }
 
-/** The request/response protocols the node answers, in the shape the network host takes them. */
-export interface ReqRespHandlers {
-  /** status: our head and finalized block. */
-  getStatus(): ChainStatus
-  /** blocks by range: finalized blocks with their commit certificates. */
-  readBlocks(from: number, count: number): AsyncIterable<BlockWithCommit>
-  /** record exchange: answered by the health part; `from` is the asking peer's ID. */
-  recordHandler(request: Uint8Array, from: string): Promise<Uint8Array>
-}
 
 export interface ReqRespHandlerDependencies {
   store: ChainStore
   answerRecord(request: Uint8Array, from: string): Promise<Uint8Array>
 }
 
-export function reqRespHandlers(deps: ReqRespHandlerDependencies): ReqRespHandlers {
+/** The request/response protocols the node answers (record exchange by the health part), as the network host takes them. */
+export function reqRespHandlers(deps: ReqRespHandlerDependencies): Required<ReqRespHandlers> {
   return {
     getStatus: () => {
       const head = deps.store.head()

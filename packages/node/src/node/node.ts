@@ -58,6 +58,11 @@ const STOP_PART_MS = 5000
 
 /** Blocks a peer may be ahead before this node counts as syncing (one is the normal gap of a commit in flight). */
 const SYNC_MARGIN_BLOCKS = 1
+/**
+ * Blocks a peer may be ahead before this node refuses submissions: a loaded node can trail its peers
+ * by a block or two while it keeps up; a node catching up after a restart is further behind.
+ */
+const SUBMIT_MARGIN_BLOCKS = 3
 
 /**
  * One hospital's node: the chain store, mempool, consensus driver, libp2p host and range sync wired
@@ -432,9 +437,8 @@ export class CareLedgerNode implements Startable {
    * it has not seen yet would be accepted and could never finalize.
    */
   async submitTx(tx: Transaction): Promise<string> {
-    // A range sync of the one block a peer finalized a moment earlier is normal: only a real lag refuses.
     const behind = this.blocksBehind()
-    if (behind > SYNC_MARGIN_BLOCKS) {
+    if (behind > SUBMIT_MARGIN_BLOCKS) {
       throw new NodeError(NodeErrorCode.SYNCING, `the node is catching up (${behind} blocks behind its peers); submit again once it is in sync, or to another node`, {
         blocksBehind: behind,
       })
