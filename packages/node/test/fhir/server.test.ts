@@ -169,6 +169,41 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     }
   })
 
+  it("links a local Patient id to the enrolled key through its anchor and refuses resources about another patient", async () => {
+    const writer = client(servers[0]!, await token(servers[0]!, providerA, "system/*.write"))
+    const local: FhirResource = {resourceType: "Patient", id: "mrn-0042", gender: "female", birthDate: "1980-04-01"}
+    checked((await writer.create({resourceType: "Patient", body: local, options: {headers: await anchorHeaders(providerA, local, patient)}})) as FhirResource)
+    // Patient/mrn-0042 now names `patient`: a resource about it anchored for `patient` is accepted ...
+    const ok = observation("obs-local", "Patient/mrn-0042")
+    checked((await writer.create({resourceType: "Observation", body: ok, options: {headers: await anchorHeaders(providerA, ok, patient)}})) as FhirResource)
+    // ... and one anchored for another patient is refused, naming the element.
+    const other = observation("obs-other", "Patient/mrn-0042")
+    const refused = await failure(writer.create({resourceType: "Observation", body: other, options: {headers: await anchorHeaders(providerA, other, otherPatient)}}))
+    expect(refused.status).to.equal(422)
+    expect((refused.data.issue as {expression: string[]}[])[0]!.expression).to.deep.equal(["Observation.subject"])
+    expect(await chain.ledger().getRecord("obs-other")).to.equal(undefined)
+    // A reference to a patient nobody anchored is refused too.
+    const unknown = observation("obs-unknown", "Patient/nobody")
+    expect((await failure(writer.create({resourceType: "Observation", body: unknown, options: {headers: await anchorHeaders(providerA, unknown, patient)}}))).status).to.equal(422)
+  })
+
+  it("releases a break-glass read without consent to a provider's ETREAT token, flagged in the header and the AuditEvent", async () => {
+    const writer = client(servers[0]!, await token(servers[0]!, providerA, "system/*.write"))
+    const obs = observation("obs-bg", `Patient/${patient.id}`)
+    await writer.create({resourceType: "Observation", body: obs, options: {headers: await anchorHeaders(providerA, obs, patient)}})
+    const emergency = await token(servers[1]!, providerB, "system/*.read", "ETREAT")
+    const res = await fetch(`${servers[1]!.url}/Observation/obs-bg`, {headers: {authorization: `Bearer ${emergency}`}})
+    expect(res.status).to.equal(200)
+    expect(res.headers.get("x-careledger-break-glass")).to.equal("true")
+    checked((await res.json()) as FhirResource)
+    const self = client(servers[0]!, await token(servers[0]!, patient, "patient/*.read"))
+    const audit = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id, _count: 100}})) as FhirResource)
+    const flagged = (audit.entry as {resource: {meta?: {security?: {code: string}[]}; purposeOfEvent?: {coding: {code: string}[]}[]}}[]).map((e) => e.resource).find((r) => r.meta?.security?.[0]?.code === "BTG")
+    expect(flagged?.purposeOfEvent?.[0]?.coding[0]?.code).to.equal("ETREAT")
+    // Only providers may ask for it.
+    expect(await token(servers[0]!, patient, "patient/*.read", "ETREAT").catch((e: Error) => e.message)).to.match(/invalid_scope/)
+  })
+
   it("refuses requests without a token, a token in the URL, and a forged or unenrolled client", async () => {
     const anonymous = await failure(new Client({baseUrl: servers[0]!.url!}).read({resourceType: "Observation", id: "x"}))
     expect(anonymous.status).to.equal(401)
