@@ -75,6 +75,18 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_DECODE_BYTES): unknown 
   return value
 }
 
+/**
+ * Decodes bytes this node encoded itself (state values it wrote after encoding them): no canonical
+ * re-encode check, which guards bytes from outside and would cost an encode on every state read.
+ */
+export function decodeOwn(bytes: Uint8Array): unknown {
+  try {
+    return cborDecode(bytes, decodeOptions)
+  } catch (err) {
+    throw new EncodingError(EncodingErrorCode.MALFORMED, `malformed encoding: ${(err as Error).message}`)
+  }
+}
+
 const MAX_DEPTH = 32
 
 function checkEncodable(value: unknown, depth: number): void {

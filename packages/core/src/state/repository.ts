@@ -1,4 +1,4 @@
-import {decode, encode, type Encodable} from "../encoding/index.js"
+import {decodeOwn, encode, type Encodable} from "../encoding/index.js"
 import {fromHex} from "../encoding/bytes.js"
 import type {StateReader} from "./types.js"
 import type {StateWriter} from "./overlay.js"
@@ -32,9 +32,10 @@ function put(writer: StateWriter, key: string, value: object | string | number |
   writer.set(key, encode(value as Encodable))
 }
 
+/** State values were encoded by `put` (on this node or, via the checked state root, identically elsewhere). */
 async function getValue<T>(reader: StateReader, key: string): Promise<T | undefined> {
   const bytes = await reader.get(key)
-  return bytes === undefined ? undefined : (decode(bytes) as T)
+  return bytes === undefined ? undefined : (decodeOwn(bytes) as T)
 }
 
 // ---- chain metadata ------------------------------------------------------------------------

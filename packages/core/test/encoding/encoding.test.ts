@@ -1,6 +1,6 @@
 import {expect} from "chai"
 import fc from "fast-check"
-import {EncodingError, EncodingErrorCode, bytesEqual, concatBytes, decode, encode, fromHex, toHex, type Encodable} from "../../src/index.js"
+import {EncodingError, EncodingErrorCode, bytesEqual, concatBytes, decode, decodeOwn, encode, fromHex, toHex, type Encodable} from "../../src/index.js"
 
 /** Arbitrary values of the canonical encoding's domain. */
 const encodable: fc.Arbitrary<Encodable> = fc.letrec<{value: Encodable}>((tie) => ({
@@ -38,6 +38,16 @@ describe("encoding: canonical CBOR", function () {
       }),
       {numRuns: 500},
     )
+  })
+
+  it("decodeOwn (for bytes the node encoded itself, such as its state values) gives what decode gives", function () {
+    fc.assert(
+      fc.property(encodable, (value) => {
+        expect(decodeOwn(encode(value))).to.deep.equal(decode(encode(value)))
+      }),
+      {numRuns: 300},
+    )
+    expect(() => decodeOwn(hex("ff"))).to.throw(EncodingError)
   })
 
   it("encodes equal values to equal bytes whatever the key insertion order", function () {
