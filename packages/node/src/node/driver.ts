@@ -352,10 +352,13 @@ export class ConsensusDriver implements Startable {
     const {store, mempool, metrics} = this.deps
     const before = store.validators().map(toHex).join()
     await store.commitBlock(block, certificate, execution)
+    // Queue the mempool's pruning before anything else can run: a client that sees the block's txs
+    // final and sends one again must meet the new state, not the old pending entry.
+    const pruned = mempool.onBlockCommitted(block, store.state())
     this.executions.clear()
     this.lastCommitAt = Date.now()
     await store.deleteConsensusRecords(consensusRecordPrefix(block.height)).catch(() => 0)
-    await mempool.onBlockCommitted(block, store.state())
+    await pruned
     metrics.blockFinalized(block.height, block.txs.length)
     metrics.finalizedBlockTime(block.header.timestamp)
     metrics.mempoolTxs.set(mempool.size)

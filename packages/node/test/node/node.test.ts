@@ -29,12 +29,22 @@ import {CareLedgerNode} from "../../src/node/index.js"
 
 /** A real node in this process: real LevelDB in a temp dir, libp2p and RPC on 127.0.0.1 port 0. */
 function singleValidatorConfig(dir: string): NodeConfig {
-  const key = loadOrCreateNodeKey(dir).key
+  return validatorConfigs([dir])[0]!
+}
+
+/** One validator per data dir (hosp-a, hosp-b, ...), all with the same genesis. */
+function validatorConfigs(dirs: string[]): NodeConfig[] {
+  const hospitals = dirs.map((dir, i) => {
+    const letter = String.fromCharCode(97 + i)
+    return {id: `hosp-${letter}`, name: `Hospital ${letter.toUpperCase()}`, key: loadOrCreateNodeKey(dir).key.id, validator: true}
+  })
+  const genesis = buildGenesis({chainId: "inproc", hospitals, blockIntervalMs: 200})
+  return dirs.map((dir) => nodeConfig(dir, genesis))
+}
+
+function nodeConfig(dir: string, genesis: ReturnType<typeof buildGenesis>): NodeConfig {
   const genesisPath = join(dir, "genesis.json")
-  writeGenesisFile(
-    genesisPath,
-    buildGenesis({chainId: "inproc", hospitals: [{id: "hosp-a", name: "Hospital A", key: key.id, validator: true}], blockIntervalMs: 200}),
-  )
+  writeGenesisFile(genesisPath, genesis)
   return {
     ...defaultConfig(dir),
     genesis: genesisPath,
@@ -102,12 +112,15 @@ describe("node/node (in-process)", function () {
   this.timeout(120_000)
   let dir: string
   let node: CareLedgerNode | undefined
+  let cleanups: (() => Promise<void>)[] = []
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "careledger-node-"))
   })
 
   afterEach(async () => {
+    for (const cleanup of cleanups) await cleanup()
+    cleanups = []
     await node?.stop()
     node = undefined
     rmSync(dir, {recursive: true, force: true})
@@ -297,9 +310,15 @@ describe("node/node (in-process)", function () {
   })
 
   it("finalizes a custodian's health transaction and a validator vote submitted back-to-back with the node key", async () => {
-    node = new CareLedgerNode(singleValidatorConfig(dir), {logger: silentLogger()})
+    // Two validators, so one vote to add a third does not pass and change the set under the test.
+    const dirB = join(dir, "b")
+    const [configA, configB] = validatorConfigs([join(dir, "a"), dirB])
+    node = new CareLedgerNode(configA!, {logger: silentLogger()})
     await node.start()
     const running = node
+    const other = new CareLedgerNode({...configB!, bootstrap: running.network.addresses()}, {logger: silentLogger()})
+    cleanups.push(() => other.stop())
+    await other.start()
     const provider = PrivateKey.generate()
     const patient = PrivateKey.generate()
     const final = async (hash: string): Promise<void> => {
@@ -325,12 +344,37 @@ describe("node/node (in-process)", function () {
     // Both node-key transactions at once: each must get its own nonce, and both must finalize.
     const [erasure, vote] = await Promise.all([
       health.eraseAsCustodian({recordId: "rec-1", legalBasis: "court order 12/2026"}),
-      running.proposeValidator({action: "add", hospital: "hosp-b", key: PrivateKey.generate().publicKey, name: "Hospital B"}),
+      running.proposeValidator({action: "add", hospital: "hosp-c", key: PrivateKey.generate().publicKey, name: "Hospital C"}),
     ])
     await final(erasure.hash)
     await final(vote)
     const erased = await running.store.getTxLocation(fromHex(erasure.hash)!)
     expect(erased).to.not.equal(undefined)
+  })
+
+  it("refuses a transaction sent again the moment it is final as a replay, never as still pending", async () => {
+    node = new CareLedgerNode(singleValidatorConfig(dir), {logger: silentLogger()})
+    await node.start()
+    const running = node
+    const codes: string[] = []
+    // The window between the store showing a tx final and the mempool dropping it is short: try several.
+    for (let i = 0; i < 8; i++) {
+      const tx = Transaction.sign(
+        {chainId: running.chainId, type: TxType.IdentityRegister, nonce: await running.nextNonce(running.key.id), payload: {key: PrivateKey.generate().publicKey, role: Role.Provider}},
+        running.key,
+      )
+      const hash = await running.submitTx(tx)
+      // Poll as a client would (chain_getTx reads the store), and send it again as soon as it is final.
+      for (let polls = 0; (await running.store.getTxLocation(fromHex(hash)!)) === undefined; polls++) {
+        if (polls > 100_000) throw new Error(`tx ${hash} never final`)
+      }
+      const again = await running.submitTx(tx).then(
+        () => "accepted",
+        (err: {code?: string}) => err.code ?? "no code",
+      )
+      codes.push(again)
+    }
+    expect(codes).to.deep.equal(Array(8).fill("MEMPOOL_ERROR_NONCE_TOO_LOW"))
   })
 
   it("stops cleanly when stopped without having started", async () => {
