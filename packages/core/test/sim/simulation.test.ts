@@ -50,6 +50,14 @@ describe("consensus/simulator", function () {
     expect(b.violations).to.deep.equal(a.violations)
   })
 
+  it("calls off a crash planned mid-action-list that has not happened when the network stabilises", function () {
+    // Seed 2177 (n=4) arms such a crash; left armed, it cut an action list short in the stable phase
+    // and the node lost its retransmit timer, so no height was ever finalized.
+    const result = runSimulation(configForSeed(2177, {validators: 4}))
+    expect(result.violations).to.deep.equal([])
+    expect(result.stats.endHeight).to.be.at.least(2)
+  })
+
   it("adds a fifth hospital and removes one under faults without halting", function () {
     for (const seed of [11, 12, 13]) {
       const config = configForSeed(seed, {validators: 4, mix: {...quiet, dropRate: 0.05, crashes: true, partitions: true, validatorChange: "add-remove"}})

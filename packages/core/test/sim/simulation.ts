@@ -505,6 +505,9 @@ class Simulation {
       this.partition = null
       this.pendingRecoveries.push({at: this.now, target: this.maxHonestHeight() + 1})
     }
+    // A crash planned for the middle of a node's next action list is a fault too: it is called off.
+    // (Left armed, it would cut that list short while the node stays up, losing its timers for good.)
+    for (const node of this.nodes) node.crashAfterActions = null
     for (const node of this.nodes) if (!node.up && !this.config.downNodes.includes(node.index)) this.startNode(node)
     this.stats.stableStartHeight = this.maxHonestHeight()
   }
