@@ -77,6 +77,7 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
   let plan: DevnetPlan
   let chainId: string
   let rpcA: CareLedgerClient
+  let rpcB: CareLedgerClient
   let healthA: HealthClient
   let providerA: PrivateKey
   let providerB: PrivateKey
@@ -90,7 +91,7 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     for (const node of plan.nodes) await eventually(async () => ((await fetch(`${node.fhirUrl}/metadata`)).ok ? true : undefined), "the FHIR endpoint")
     chainId = plan.chainId
     rpcA = new CareLedgerClient({url: plan.nodes[0]!.rpcUrl, timeoutMs: 60_000})
-    const rpcB = new CareLedgerClient({url: plan.nodes[1]!.rpcUrl, timeoutMs: 60_000})
+    rpcB = new CareLedgerClient({url: plan.nodes[1]!.rpcUrl, timeoutMs: 60_000})
     healthA = new HealthClient(rpcA, chainId)
     const enrol = async (client: CareLedgerClient, sender: TxSender, role: Role): Promise<PrivateKey> => {
       const key = PrivateKey.generate()
@@ -189,8 +190,17 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
 
     // The patient: $everything and the audit trail, with the refusal and the releases.
     const self = new Client({baseUrl: fhirA, bearerToken: await token(fhirA, patient, "patient/*.read")})
-    const everything = checked((await self.operation({name: "$everything", resourceType: "Patient", id: patient.id, method: "GET"})) as FhirResource)
-    expect((everything.entry as {resource: {id: string}}[]).map((e) => e.resource.id).sort()).to.deep.equal(["doc-scan", "obs-1", "obs-2"])
+    // A record of the same patient held by hospital B: $everything at A fetches it from B over libp2p.
+    const writerB = new Client({baseUrl: fhirB, bearerToken: await token(fhirB, providerB, "system/*.write")})
+    const atB = observation("obs-b1", patient.id, 8.1)
+    const headersB = fhirWriteHeaders({chainId, nonce: await rpcB.getNonce(providerB.id), patient: patient.publicKey, custodian: plan.nodes[1]!.hospital, resource: atB}, providerB)
+    await writerB.create({resourceType: "Observation", body: atB, options: {headers: headersB}})
+    const everything = await eventually(async () => {
+      const bundle = checked((await self.operation({name: "$everything", resourceType: "Patient", id: patient.id, method: "GET"})) as FhirResource)
+      const ids = ((bundle.entry ?? []) as {resource: {id: string}}[]).map((e) => e.resource.id).sort()
+      return ids.includes("obs-b1") ? ids : undefined // A's node may be a block behind B
+    }, "$everything at A to include B's record")
+    expect(everything).to.deep.equal(["doc-scan", "obs-1", "obs-2", "obs-b1"])
     const audit = await eventually(async () => {
       const bundle = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id, _count: 100}})) as FhirResource)
       const outcomes = ((bundle.entry ?? []) as {resource: {outcome: string}}[]).map((e) => e.resource.outcome)

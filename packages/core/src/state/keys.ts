@@ -10,6 +10,7 @@
  *   hosp/<hospital>                          HospitalRecord
  *   hospkey/<account>                        hospital id owning a node key
  *   rec/<recordId>                           RecordAnchor (latest version, erased flag)
+ *   rec-p/<patient>/<recordId>               index: records by patient (a patient's everything)
  *   recv/<recordId>/<version:7>              RecordVersion (all versions kept)
  *   cons/<consentId>                         ConsentRecord
  *   cons-p/<patient>/<consentId>             index: consents by patient
@@ -36,6 +37,8 @@ export const StateKeys = {
   hospitalPrefix: (): string => "hosp/",
   hospitalByKey: (account: string): string => `hospkey/${account}`,
   record: (recordId: string): string => `rec/${recordId}`,
+  recordByPatient: (patient: string, recordId: string): string => `rec-p/${patient}/${recordId}`,
+  recordByPatientPrefix: (patient: string): string => `rec-p/${patient}/`,
   recordVersion: (recordId: string, version: number): string => `recv/${recordId}/${pad(version, 7)}`,
   recordVersionPrefix: (recordId: string): string => `recv/${recordId}/`,
   consent: (consentId: string): string => `cons/${consentId}`,

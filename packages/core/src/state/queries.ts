@@ -17,6 +17,7 @@ import {
   loadProposals,
   loadRecord,
   loadRecordVersions,
+  loadRecordIdsByPatient,
   loadTrialHead,
   loadTrialResults,
   loadTrialVersions,
@@ -96,6 +97,11 @@ export function listConsents(state: StateReader, query: ConsentQuery, limit?: nu
 
 export function getConsent(state: StateReader, consentId: string): Promise<ConsentRecord | undefined> {
   return loadConsent(state, consentId.toLowerCase())
+}
+
+/** Ids of a patient's records at every hospital (erased ones included), in id order, at most MAX_STATE_SCAN. */
+export function listRecordIdsOfPatient(state: StateReader, patient: Account): Promise<string[]> {
+  return loadRecordIdsByPatient(state, account(patient), MAX_STATE_SCAN)
 }
 
 export type AccessLogQuery = {patient: Account} | {recordId: string}

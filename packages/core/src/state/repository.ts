@@ -101,6 +101,12 @@ export function loadRecord(reader: StateReader, recordId: string): Promise<Recor
 
 export function putRecord(writer: StateWriter, record: RecordAnchor): void {
   put(writer, StateKeys.record(record.recordId), record)
+  writer.set(StateKeys.recordByPatient(record.patient, record.recordId), INDEX_MARK)
+}
+
+/** Ids of a patient's records (erased ones included), in id order. */
+export async function loadRecordIdsByPatient(reader: StateReader, patient: string, limit: number): Promise<string[]> {
+  return (await reader.keys(StateKeys.recordByPatientPrefix(patient), limit)).map(lastComponent)
 }
 
 export function putRecordVersion(writer: StateWriter, recordId: string, version: RecordVersion): void {

@@ -48,6 +48,8 @@ export interface FhirServerDeps {
   identityOf(key: string): Promise<IdentityRecord | undefined>
   /** Unix ms of the finalized block at `height`. */
   blockTime(height: number): Promise<number | undefined>
+  /** Ids of a patient's records at every hospital, from the chain's index. */
+  recordIdsOfPatient(patient: string): Promise<string[]>
   logger?: FhirLogger
   now?: () => number
   /** Resolves once the health service's vault is open (requests wait for it). */
@@ -506,11 +508,15 @@ export class FhirServer {
     return (t) => tests.every((test) => test(t))
   }
 
-  /** Records held here (custody and cached copies) matching type/patient/_lastUpdated, in id order. */
+  /**
+   * Records matching type/patient/_lastUpdated, in id order: with a patient, that patient's records at
+   * every hospital (the chain's index); without, the records this node is custodian of.
+   */
   private async matchingRecords(req: Request, type: string | undefined, patient: string | undefined): Promise<{recordId: string; type: string}[]> {
     const filter = this.lastUpdatedFilter(req)
     const found: {recordId: string; type: string}[] = []
-    for (const recordId of await this.deps.health.custodyRecordIds()) {
+    const ids = patient === undefined ? await this.deps.health.custodyRecordIds() : await this.deps.recordIdsOfPatient(patient)
+    for (const recordId of ids) {
       const record = await this.deps.ledger.getRecord(recordId)
       if (record === undefined || record.erased) continue
       if (type !== undefined && record.resourceType !== type) continue
@@ -594,11 +600,11 @@ export class FhirServer {
     return this.bundle(req, "AuditEvent", entries, events.length, page, page.offset + page.count < events.length)
   }
 
-  /** Anchors of the patient's records held here and the patient's consent grants and revocations, with block times. */
+  /** Anchors of the patient's records at every hospital and the patient's consent grants and revocations, with block times. */
   private async chainEvents(patient: string): Promise<ChainEvent[]> {
     const events: ChainEvent[] = []
     const timeOf = async (height: number): Promise<number> => (await this.deps.blockTime(height)) ?? 0
-    for (const recordId of await this.deps.health.custodyRecordIds()) {
+    for (const recordId of await this.deps.recordIdsOfPatient(patient)) {
       const record = await this.deps.ledger.getRecord(recordId)
       if (record === undefined || record.patient !== patient) continue
       for (const v of await this.deps.ledger.getRecordVersions(recordId)) {

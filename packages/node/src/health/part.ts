@@ -3,7 +3,7 @@
  * ledger over the node's store and mempool, record exchange over the node's libp2p host, erasures
  * observed from the finalized feed, and the record_/consent_/audit_/trial_ RPC namespaces.
  */
-import {fromHex, getIdentity, peerIdOf, type Block, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
+import {fromHex, getIdentity, listRecordIdsOfPatient, peerIdOf, type Block, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
 import type {SubscriptionTopic} from "@careledger/client"
 import type {RpcMethod, RpcNamespace} from "../rpc/method.js"
 import {recordNamespace} from "../rpc/record.js"
@@ -199,6 +199,7 @@ export class HealthPart {
       ledger,
       identityOf: (key) => getIdentity(host.store.state(), key),
       blockTime: async (height) => (await host.store.getBlock(height))?.header.timestamp,
+      recordIdsOfPatient: (patient) => listRecordIdsOfPatient(host.store.state(), patient),
       ready: () => this.ready ?? Promise.resolve(),
     }
   }

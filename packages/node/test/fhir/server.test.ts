@@ -4,7 +4,7 @@ import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {Client} from "fhir-kit-client"
 import {Fhir} from "fhir"
-import {PrivateKey, Purpose, Role, fromHex, getIdentity, getNextNonce, toHex} from "@careledger/core"
+import {PrivateKey, Purpose, Role, fromHex, getIdentity, getNextNonce, listRecordIdsOfPatient, toHex} from "@careledger/core"
 import {buildClientAssertion, buildConsentGrant, buildConsentRevoke, buildRecordAnchor, tokenRequestBody, type FhirResource, type PurposeOfUseCode} from "@careledger/client"
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
@@ -75,6 +75,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
             ledger: chain.ledger(),
             identityOf: (key) => getIdentity(chain.state, key),
             blockTime: async (height) => chain.blocks[height - 1]?.header.timestamp,
+            recordIdsOfPatient: (patient) => listRecordIdsOfPatient(chain.state, patient),
           },
         ),
     )
@@ -111,7 +112,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
   async function anchorHeaders(provider: PrivateKey, resource: FhirResource, patientKey: PrivateKey, version = 1, previous?: string): Promise<Record<string, string>> {
     const nonce = await getNextNonce(chain.state, provider.id)
     const {tx, salt} = buildRecordAnchor(
-      {chainId: chain.genesis.chainId, nonce, recordId: resource.id as string, patient: patientKey.publicKey, custodian: "hosp-a", resource, version, previous: previous === undefined ? null : fromHex(previous)!},
+      {chainId: chain.genesis.chainId, nonce, recordId: resource.id as string, patient: patientKey.publicKey, custodian: provider === providerB ? "hosp-b" : "hosp-a", resource, version, previous: previous === undefined ? null : fromHex(previous)!},
       provider,
     )
     return {"X-CareLedger-Anchor": toHex(tx.serialize()), "X-CareLedger-Salt": toHex(salt)}
@@ -151,7 +152,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
   it("behind a proxy: the public URL is the token audience and the base of links", async () => {
     const proxied = new FhirServer(
       {port: 0, publicUrl: "https://fhir.hosp-a.example/fhir"},
-      {health: services[0]!, ledger: chain.ledger(), identityOf: (key) => getIdentity(chain.state, key), blockTime: async () => undefined},
+      {health: services[0]!, ledger: chain.ledger(), identityOf: (key) => getIdentity(chain.state, key), blockTime: async () => undefined, recordIdsOfPatient: async () => []},
     )
     await proxied.start()
     try {
@@ -296,8 +297,12 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
 
     // The patient: $everything, own Consent and AuditEvent (the refusal and the releases are there).
     const self = client(servers[0]!, await token(servers[0]!, patient, "patient/*.read"))
+    // A record of the same patient held by hospital B: $everything at A fetches it from B.
+    const writerB = client(servers[1]!, await token(servers[1]!, providerB, "system/*.write"))
+    const atB = observation("obs-b1", subject, 8.1)
+    await writerB.create({resourceType: "Observation", body: atB, options: {headers: await anchorHeaders(providerB, atB, patient)}})
     const everything = checked((await self.operation({name: "$everything", resourceType: "Patient", id: patient.id, method: "GET"})) as FhirResource)
-    expect((everything.entry as {resource: {id: string}}[]).map((e) => e.resource.id).sort()).to.deep.equal(["obs-1", "obs-4"])
+    expect((everything.entry as {resource: {id: string}}[]).map((e) => e.resource.id).sort()).to.deep.equal(["obs-1", "obs-4", "obs-b1"])
     const consents = checked((await self.search({resourceType: "Consent", searchParams: {patient: patient.id}})) as FhirResource)
     expect(consents.total).to.equal(2)
     const audit = checked((await self.search({resourceType: "AuditEvent", searchParams: {patient: patient.id, _count: 100}})) as FhirResource)
