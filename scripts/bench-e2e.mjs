@@ -56,6 +56,8 @@ const RUN_DEADLINE_MS = 180_000
 /** Open-loop runs never hold more requests than this in flight (a slow node shows as a lower submitted rate). */
 const MAX_OPEN_IN_FLIGHT = 256
 const NONCE_GAP = -32006
+/** The node is catching up with its peers (or not started): try again shortly. */
+const UNAVAILABLE = -32016
 const DUPLICATE_TX = -32008
 const NONCE_REPLAYED = -32003
 const CHAIN_ID = "careledger-bench-e2e"
@@ -147,7 +149,7 @@ async function sendWithRetry(client, tx, stats) {
       await client.sendTx(tx)
       return
     } catch (err) {
-      if (err?.code === NONCE_GAP || err?.code === "CLIENT_ERROR_TRANSPORT") {
+      if (err?.code === NONCE_GAP || err?.code === UNAVAILABLE || err?.code === "CLIENT_ERROR_TRANSPORT") {
         stats.resends++
         await sleep(20)
         continue
@@ -201,7 +203,7 @@ async function sendBatchWithRetry(client, txs, stats) {
     try {
       outcomes = await client.sendTxs(pending)
     } catch (err) {
-      if (err?.code !== "CLIENT_ERROR_TRANSPORT") throw err
+      if (err?.code !== "CLIENT_ERROR_TRANSPORT" && err?.code !== UNAVAILABLE) throw err
       stats.resends += pending.length
       await sleep(20)
       continue
@@ -210,7 +212,7 @@ async function sendBatchWithRetry(client, txs, stats) {
     outcomes.forEach((outcome, i) => {
       if ("hash" in outcome) return
       const code = outcome.error.code
-      if (code === NONCE_GAP) retry.push(pending[i])
+      if (code === NONCE_GAP || code === UNAVAILABLE) retry.push(pending[i])
       else if (!(attempt > 0 && (code === DUPLICATE_TX || code === NONCE_REPLAYED))) stats.failures++
     })
     stats.resends += retry.length
@@ -313,6 +315,7 @@ async function main() {
   const nodes = plan.nodes.map((spec) => spawnNode(spec))
   // Node processes must not outlive the benchmark, however it ends.
   process.once("exit", () => nodes.forEach((n) => n.child.kill("SIGKILL")))
+  for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130))
   const results = {
     label: flags.label,
     date: new Date().toISOString(),
