@@ -1,3 +1,4 @@
+/** Over 400 lines as one file because the queue, the actions it carries out and the consensus timers share one order of events; its vocabulary is core's (consensus/types.ts). */
 import {
   ConsensusMachine,
   buildNextBlock,
