@@ -437,18 +437,23 @@ export class CareLedgerNode implements Startable {
    * it has not seen yet would be accepted and could never finalize.
    */
   async submitTx(tx: Transaction): Promise<string> {
+    this.refuseWhileBehind()
+    return required(this.intakeRef).submitTx(tx)
+  }
+
+  /** Admits several transactions in order and gossips the admitted ones together; one outcome (hash or typed error) per tx. */
+  async submitTxs(txs: readonly Transaction[]): Promise<Array<{hash: string} | {error: unknown}>> {
+    this.refuseWhileBehind()
+    return required(this.intakeRef).submitTxs(txs)
+  }
+
+  private refuseWhileBehind(): void {
     const behind = this.blocksBehind()
     if (behind > SUBMIT_MARGIN_BLOCKS) {
       throw new NodeError(NodeErrorCode.SYNCING, `the node is catching up (${behind} blocks behind its peers); submit again once it is in sync, or to another node`, {
         blocksBehind: behind,
       })
     }
-    return required(this.intakeRef).submitTx(tx)
-  }
-
-  /** Admits several transactions in order and gossips the admitted ones together; one outcome (hash or typed error) per tx. */
-  submitTxs(txs: readonly Transaction[]): Promise<Array<{hash: string} | {error: unknown}>> {
-    return required(this.intakeRef).submitTxs(txs)
   }
 
   /** The nonce the account's next transaction should carry, counting its pending ones. */

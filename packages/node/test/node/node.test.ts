@@ -258,6 +258,7 @@ describe("node/node (in-process)", function () {
       expect(info.syncing).to.equal(true)
       const refused = await rpcCode(client.request("tx_send", {tx: tx(1)}))
       expect(refused).to.equal(-32016)
+      expect(await rpcCode(client.request("tx_sendBatch", {txs: [tx(1), tx(2)]}))).to.equal(-32016)
     } finally {
       await ahead.stop()
     }
