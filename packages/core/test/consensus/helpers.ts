@@ -12,10 +12,18 @@ export function keys(n: number): PrivateKey[] {
 }
 
 /** A structurally valid block for (height, round) proposed by `proposer`; `salt` makes distinct blocks. */
-export function makeBlock(height: number, round: number, proposer: PrivateKey, validators: readonly Uint8Array[], salt = 0): Block {
+export function makeBlock(
+  height: number,
+  round: number,
+  proposer: PrivateKey,
+  validators: readonly Uint8Array[],
+  salt = 0,
+  txs: readonly Transaction[] = [],
+  chainId = CHAIN,
+): Block {
   return Block.create(
     {
-      chainId: CHAIN,
+      chainId,
       height,
       round,
       parentHash: sha256(utf8(`parent-${height}`)),
@@ -25,7 +33,7 @@ export function makeBlock(height: number, round: number, proposer: PrivateKey, v
       validatorsHash: validatorsHashOf(validators),
       lastCommit: null,
     },
-    [],
+    txs,
   )
 }
 

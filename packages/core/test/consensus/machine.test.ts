@@ -47,6 +47,12 @@ function vote(kind: VoteKind, who: number, height: number, round: number, block:
   return signVote({kind, chainId: CHAIN, height, round, blockHash: block === null ? null : block.hash()}, four[who]!)
 }
 
+/** The certificate validators 1..3 sign for a height-1 block in round 0. */
+function commitOf(block: Block): CommitCertificate {
+  const signatures = [1, 2, 3].map((who) => vote(VoteKind.Precommit, who, 1, 0, block)).map((v) => ({validator: v.validator, signature: v.signature}))
+  return {height: 1, round: 0, blockHash: block.hash(), signatures}
+}
+
 function persisted(actions: ConsensusAction[]): ConsensusRecord[] {
   return ofType(actions, "persist").map((a) => a.record)
 }
@@ -311,12 +317,7 @@ describe("consensus/ConsensusMachine", function () {
     expect(ofType(early, "request-sync")).to.have.length(1)
     m.onMessage(signProposal({chainId: CHAIN, height: 9, round: 0, validRound: -1, block: makeBlock(9, 0, four[1]!, set4)}, four[1]!))
     const block = makeBlock(1, 0, four[1]!, set4)
-    const cert: CommitCertificate = {
-      height: 1,
-      round: 0,
-      blockHash: block.hash(),
-      signatures: [1, 2, 3].map((who) => vote(VoteKind.Precommit, who, 1, 0, block)).map((v) => ({validator: v.validator, signature: v.signature})),
-    }
+    const cert = commitOf(block)
     const after = m.onFinalizedElsewhere(block, cert, set4)
     expect(ofType(after, "validate-block").map((a) => a.block.hashHex())).to.deep.equal([next.hashHex()])
     // A message for a finished height tells the host that peer is behind.
@@ -352,12 +353,7 @@ describe("consensus/ConsensusMachine", function () {
     expect(m.status.futureBytes).to.be.within(FUTURE_BYTES_TOTAL - 2 * 1024 * 1024, FUTURE_BYTES_TOTAL)
     // Finishing the height releases what was buffered for it.
     const block = makeBlock(1, 0, four[1]!, set4)
-    const cert: CommitCertificate = {
-      height: 1,
-      round: 0,
-      blockHash: block.hash(),
-      signatures: [1, 2, 3].map((who) => vote(VoteKind.Precommit, who, 1, 0, block)).map((v) => ({validator: v.validator, signature: v.signature})),
-    }
+    const cert = commitOf(block)
     const before = m.status.futureBytes
     m.onFinalizedElsewhere(block, cert, set4)
     expect(m.status.futureBytes).to.be.lessThan(before)

@@ -1,9 +1,8 @@
 import {expect} from "chai"
-import {sha256} from "../../src/crypto/hash.js"
 import type {PrivateKey} from "../../src/crypto/keys.js"
-import {bytesEqual, toHex, utf8} from "../../src/encoding/bytes.js"
+import {bytesEqual, toHex} from "../../src/encoding/bytes.js"
 import {encode} from "../../src/encoding/index.js"
-import {Block, MAX_BLOCK_BYTES, validatorsHashOf} from "../../src/block/block.js"
+import {MAX_BLOCK_BYTES, type Block} from "../../src/block/block.js"
 import {MAX_CHAIN_ID_LENGTH, Transaction} from "../../src/tx/transaction.js"
 import {ChainStore} from "../../src/store/chainStore.js"
 import {
@@ -21,27 +20,14 @@ import {
   type Vote,
 } from "../../src/consensus/index.js"
 import {tempDir} from "../store/helpers.js"
-import {grantTx, keys} from "./helpers.js"
+import {grantTx, keys, makeBlock as makeTestBlock} from "./helpers.js"
 
 const options = {blockIntervalMs: 1000, roundTimeoutMs: 1000}
 /** The longest legal chain id: every vote carries it, so a lock's prevote quorum is at its largest. */
 const CHAIN = `careledger-${"x".repeat(MAX_CHAIN_ID_LENGTH - 11)}`
 
 function makeBlock(height: number, round: number, proposer: PrivateKey, validators: readonly Uint8Array[], salt = 0, txs: Transaction[] = []): Block {
-  return Block.create(
-    {
-      chainId: CHAIN,
-      height,
-      round,
-      parentHash: sha256(utf8(`parent-${height}`)),
-      timestamp: 1_000 + height * 10 + salt,
-      proposer: proposer.publicKey,
-      stateRoot: sha256(utf8(`state-${height}-${salt}`)),
-      validatorsHash: validatorsHashOf(validators),
-      lastCommit: null,
-    },
-    txs,
-  )
+  return makeTestBlock(height, round, proposer, validators, salt, txs, CHAIN)
 }
 
 /**

@@ -56,23 +56,28 @@ function nodeConfig(dir: string, genesis: ReturnType<typeof buildGenesis>): Node
   }
 }
 
-/** The single validator plus an admitted observer hospital, whose key the test drives through its own NetworkHost. */
-function validatorWithObserver(dir: string): {config: NodeConfig; validatorKey: PrivateKey; observerKey: PrivateKey} {
+/** This node's hospital A plus one more hospital (key `other`), as a validator or not. */
+function twoHospitalConfig(dir: string, other: PrivateKey, otherValidates: boolean): {config: NodeConfig; validatorKey: PrivateKey} {
   const config = singleValidatorConfig(dir)
   const validatorKey = loadOrCreateNodeKey(dir).key
-  const observerKey = PrivateKey.generate()
   writeGenesisFile(
     config.genesis,
     buildGenesis({
       chainId: "inproc",
       hospitals: [
         {id: "hosp-a", name: "Hospital A", key: validatorKey.id, validator: true},
-        {id: "hosp-o", name: "Observer", key: observerKey.id, validator: false},
+        {id: "hosp-o", name: "Hospital O", key: other.id, validator: otherValidates},
       ],
       blockIntervalMs: 200,
     }),
   )
-  return {config, validatorKey, observerKey}
+  return {config, validatorKey}
+}
+
+/** The single validator plus an admitted observer hospital, whose key the test drives through its own NetworkHost. */
+function validatorWithObserver(dir: string): {config: NodeConfig; validatorKey: PrivateKey; observerKey: PrivateKey} {
+  const observerKey = PrivateKey.generate()
+  return {...twoHospitalConfig(dir, observerKey, false), observerKey}
 }
 
 /** The observer's own libp2p host, dialling the node; it says its chain is at `finalizedHeight` and serves no blocks. */
@@ -265,21 +270,9 @@ describe("node/node (in-process)", function () {
   })
 
   it("warns that the chain is stalled, naming whose votes are missing, and reports the last finalized block's age", async () => {
-    const config = singleValidatorConfig(dir)
-    const me = loadOrCreateNodeKey(dir).key
     const absent = PrivateKey.generate()
     // Two validators, one of which never starts: no block can reach a quorum.
-    writeGenesisFile(
-      config.genesis,
-      buildGenesis({
-        chainId: "inproc",
-        hospitals: [
-          {id: "hosp-a", name: "Hospital A", key: me.id, validator: true},
-          {id: "hosp-b", name: "Hospital B", key: absent.id, validator: true},
-        ],
-        blockIntervalMs: 200,
-      }),
-    )
+    const {config} = twoHospitalConfig(dir, absent, true)
     const lines: string[] = []
     const logger = createLogger({level: "warn", pretty: false, destination: {write: (line: string) => void lines.push(line)}})
     node = new CareLedgerNode({...config, metrics: true}, {logger}, {stallWarningRounds: 2})
