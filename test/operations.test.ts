@@ -3,19 +3,20 @@
  * a `careledger` command (keys, genesis, init with a config file elsewhere, start, rpc), the nodes are
  * separate processes bootstrapped by HOSPITAL@HOST:PORT, and what the procedure says to watch
  * (pending votes, validator set, /ready, metrics) is what the test checks.
+ *
+ * About a minute of four node processes, so it is opt-in (outside the default `npm test`):
+ *   npm run test:operations          (= CARELEDGER_OPERATIONS_TEST=1 mocha ... test/dist/operations.test.js)
  */
 import {expect} from "chai"
 import {spawn, spawnSync, type ChildProcess} from "node:child_process"
+import {closeSync, openSync, readFileSync} from "node:fs"
 import {mkdtemp, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
-import {join, resolve} from "node:path"
-import {fileURLToPath} from "node:url"
+import {join} from "node:path"
 import {CareLedgerClient, type PendingValidatorVote, type ValidatorInfo} from "@careledger/client"
 import {freePort, waitForRpc} from "@careledger/node"
 import {eventually} from "./helpers/cluster.js"
-
-const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)))
-const BIN = join(REPO, "packages/node/bin/careledger.js")
+import {BIN} from "./helpers/cli.js"
 
 function careledger(...args: string[]): string {
   const run = spawnSync(process.execPath, [BIN, ...args], {encoding: "utf8", timeout: 60_000})
@@ -36,13 +37,23 @@ interface Hospital {
   exited?: Promise<unknown>
 }
 
+const ENABLED = process.env.CARELEDGER_OPERATIONS_TEST === "1"
+
 describe("operations: adding and removing a hospital (multi-process, docs/operations.md)", function () {
   this.timeout(600_000)
+  before(function () {
+    if (!ENABLED) this.skip()
+  })
   let dir: string
   const hospitals: Hospital[] = []
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "careledger-ops-"))
+  })
+  afterEach(function () {
+    // A failure shows the end of each node's log.
+    if (this.currentTest?.state !== "failed") return
+    for (const h of hospitals) console.error(`--- ${h.id}\n${readFileSync(join(dir, `${h.id}.log`), "utf8").split("\n").slice(-15).join("\n")}`)
   })
   after(async () => {
     for (const h of hospitals) {
@@ -75,7 +86,9 @@ describe("operations: adding and removing a hospital (multi-process, docs/operat
   }
 
   function start(h: Hospital): void {
-    h.child = spawn(process.execPath, [BIN, "start", "--config", h.config], {stdio: "ignore"})
+    const log = openSync(join(dir, `${h.id}.log`), "a")
+    h.child = spawn(process.execPath, [BIN, "start", "--config", h.config], {stdio: ["ignore", log, log]})
+    closeSync(log)
     h.exited = new Promise((r) => h.child!.once("exit", r))
   }
 
