@@ -57,7 +57,7 @@ const HEALTH_ACTIONS: Record<string, HelpEntry> = {
       ["--key FILE", "(required) key file of the reader"],
       ["--record-id ID", "(required) record id"],
       ["--purpose P", `(required) one of ${PURPOSES}`],
-      ["--break-glass", "emergency access without consent (providers only; flagged in the audit)"],
+      ["--break-glass REASON", "emergency access without consent, giving the reason (providers only; flagged in the audit)"],
     ],
     "careledger health read --key dr.key --record-id obs-1 --purpose treatment",
   ),
