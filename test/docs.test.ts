@@ -17,7 +17,7 @@ import {chmodSync, existsSync, readFileSync, readdirSync, writeFileSync} from "n
 import {mkdir, mkdtemp, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {eventually} from "./helpers/cluster.js"
+import {eventually, sleep} from "./helpers/cluster.js"
 import {BIN, CliDevnet, REPO} from "./helpers/cli.js"
 
 const README = readFileSync(join(REPO, "README.md"), "utf8")
@@ -79,11 +79,13 @@ describe("documentation, run as written (multi-process, one devnet with the demo
     dir = await mkdtemp(join(tmpdir(), "careledger-docs-"))
     devnet = new CliDevnet("npm", ["run", "devnet", "--", "--demo", "--dir", join(dir, ".devnet")], REPO)
     urls = await devnet.urls(4)
-    await eventually(
-      async () => (devnet.output().includes("pre-registered DEMO-TRIAL-1") && existsSync(join(dir, ".devnet/demo-keys/demo.json")) ? true : undefined),
-      "the demo seeded",
-      300_000,
-    )
+    // The demo either finishes or says it stopped; a stop fails at once, naming the demo's error.
+    for (const deadline = Date.now() + 300_000; ; await sleep(250)) {
+      const stopped = /health demo stopped: .*/.exec(devnet.output())
+      if (stopped !== null) throw new Error(`the devnet's demo failed, so its examples cannot run: ${stopped[0]}`)
+      if (devnet.output().includes("pre-registered DEMO-TRIAL-1") && existsSync(join(dir, ".devnet/demo-keys/demo.json"))) break
+      if (Date.now() > deadline) throw new Error("timed out waiting for the demo")
+    }
   })
   after(async () => {
     await devnet?.stop()
