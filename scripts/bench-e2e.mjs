@@ -327,6 +327,10 @@ async function main() {
     scenarios: [],
   }
   const log = (line) => console.log(line)
+  const out = flags.out ?? join("bench", "results", `e2e-${VALIDATORS}v-${results.date.replace(/[:.]/g, "-")}.json`)
+  mkdirSync(resolve(out, ".."), {recursive: true})
+  // Written after every scenario, so a run cut short still leaves what it measured.
+  const save = () => writeFileSync(out, JSON.stringify(results, null, 2) + "\n")
   log(`CareLedger end-to-end benchmark: ${VALIDATORS} validator processes on loopback, ${cores} cores, node ${process.version}`)
   log(`ed25519 verify: ${Math.round(verifyPerCore)}/s per core -> ceiling ${Math.round(ceiling)} tx/s (every validator verifies every tx once)`)
   try {
@@ -388,6 +392,7 @@ async function main() {
       summary.median.cpuMsPerTx = median(runs.map((r) => (r.cpuPerNode.reduce((a, b) => a + b, 0) / r.finalizedTps) * 1000))
       summary.median.impliedTpsOnIdleCores = (cores * 1000) / summary.median.cpuMsPerTx
       results.scenarios.push(summary)
+      save()
       const m = summary.median
       log(
         `${name}: median finalized ${m.finalizedTps.toFixed(0)} tx/s (${(m.ceilingRatio * 100).toFixed(1)}% of ceiling), ` +
@@ -428,9 +433,7 @@ async function main() {
     await Promise.all(nodes.map((node) => stopNode(node)))
     rmSync(dir, {recursive: true, force: true})
   }
-  const out = flags.out ?? join("bench", "results", `e2e-${VALIDATORS}v-${results.date.replace(/[:.]/g, "-")}.json`)
-  mkdirSync(resolve(out, ".."), {recursive: true})
-  writeFileSync(out, JSON.stringify(results, null, 2) + "\n")
+  save()
   log(`results written to ${out}`)
 }
 
