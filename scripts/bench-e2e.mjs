@@ -314,7 +314,10 @@ async function main() {
   const plan = await prepareDevnet(dir, {nodes: VALIDATORS, fresh: true, chainId: CHAIN_ID})
   const nodes = plan.nodes.map((spec) => spawnNode(spec))
   // Node processes must not outlive the benchmark, however it ends.
-  process.once("exit", () => nodes.forEach((n) => n.child.kill("SIGKILL")))
+  process.once("exit", () => {
+    nodes.forEach((n) => n.child.kill("SIGKILL"))
+    rmSync(dir, {recursive: true, force: true})
+  })
   for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130))
   const results = {
     label: flags.label,
