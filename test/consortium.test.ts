@@ -47,6 +47,7 @@ describe("consortium (multi-process)", function () {
     await writeFile(
       tokensFile,
       JSON.stringify({tokens: [{name: "dashboard", token: READ_TOKEN, permission: "read"}, {name: "ehr", token: SUBMIT_TOKEN, permission: "submit"}]}),
+      {mode: 0o600},
     )
     for (const i of validatorIndexes) cluster.start(i)
     cluster.start(OBSERVER, ["--observer", "--rpc-tokens", tokensFile])

@@ -32,6 +32,10 @@ export const SETTINGS: {readonly [K in keyof NodeConfig]: Setting} = {
   rpcTokens: {kind: "nullablePath", env: "CARELEDGER_RPC_TOKENS", flag: "rpc-tokens", doc: "tokens file; required off loopback"},
   rpcMaxBodyBytes: {kind: "int", env: "CARELEDGER_RPC_MAX_BODY_BYTES", flag: "rpc-max-body-bytes", doc: "largest request body"},
   rpcMaxBatch: {kind: "int", env: "CARELEDGER_RPC_MAX_BATCH", flag: "rpc-max-batch", doc: "most calls per batch"},
+  rpcAllowedHosts: {kind: "list", env: "CARELEDGER_RPC_ALLOWED_HOSTS", flag: "rpc-allowed-hosts", doc: "Host names the RPC answers (default: bind address and localhost; * any)"},
+  rpcCorsOrigins: {kind: "list", env: "CARELEDGER_RPC_CORS_ORIGINS", flag: "rpc-cors-origins", doc: "browser origins allowed cross-origin calls (default none; * any)"},
+  rpcTlsCert: {kind: "nullablePath", env: "CARELEDGER_RPC_TLS_CERT", flag: "rpc-tls-cert", doc: "PEM certificate: serve HTTPS/WSS (with --rpc-tls-key)"},
+  rpcTlsKey: {kind: "nullablePath", env: "CARELEDGER_RPC_TLS_KEY", flag: "rpc-tls-key", doc: "PEM private key of --rpc-tls-cert (mode 600)"},
   metrics: {kind: "bool", env: "CARELEDGER_METRICS", flag: "metrics", doc: "serve /metrics, /health, /ready"},
   metricsHost: {kind: "string", env: "CARELEDGER_METRICS_HOST", flag: "metrics-host", doc: "metrics bind address"},
   metricsPort: {kind: "port", env: "CARELEDGER_METRICS_PORT", flag: "metrics-port", doc: "metrics port (0 picks a free one)"},
@@ -136,6 +140,8 @@ export function resolveConfig(sources: ConfigSources): NodeConfig {
   }
   config.genesis = resolvePath(dataDir, config.genesis)
   if (config.rpcTokens !== null) config.rpcTokens = resolvePath(dataDir, config.rpcTokens)
+  if (config.rpcTlsCert !== null) config.rpcTlsCert = resolvePath(dataDir, config.rpcTlsCert)
+  if (config.rpcTlsKey !== null) config.rpcTlsKey = resolvePath(dataDir, config.rpcTlsKey)
   return config
 }
 

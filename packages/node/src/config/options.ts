@@ -24,6 +24,13 @@ export interface NodeConfig {
   rpcTokens: string | null
   rpcMaxBodyBytes: number
   rpcMaxBatch: number
+  /** `Host` names the RPC answers; empty: the bind address and loopback names; "*": any. */
+  rpcAllowedHosts: string[]
+  /** Browser origins allowed cross-origin calls (CORS); empty: none; "*": any. */
+  rpcCorsOrigins: string[]
+  /** PEM certificate and key: with both the RPC serves HTTPS and WSS only. */
+  rpcTlsCert: string | null
+  rpcTlsKey: string | null
   metrics: boolean
   metricsHost: string
   metricsPort: number
@@ -63,6 +70,10 @@ export function defaultConfig(dataDir: string): NodeConfig {
     rpcTokens: null,
     rpcMaxBodyBytes: 1024 * 1024,
     rpcMaxBatch: 100,
+    rpcAllowedHosts: [],
+    rpcCorsOrigins: [],
+    rpcTlsCert: null,
+    rpcTlsKey: null,
     metrics: true,
     metricsHost: "127.0.0.1",
     metricsPort: 9464,

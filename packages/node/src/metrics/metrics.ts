@@ -1,4 +1,4 @@
-import {Counter, Gauge, Registry, collectDefaultMetrics} from "prom-client"
+import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from "prom-client"
 import type {NetworkMetrics} from "@careledger/network"
 import type {RpcObserver} from "../rpc/server.js"
 
@@ -35,6 +35,7 @@ export class NodeMetrics implements RpcObserver {
   readonly roundChanges: Counter
   readonly consensusTimeouts: Counter
   readonly rpcRequests: Counter<"method" | "outcome">
+  readonly rpcDuration: Histogram<"method">
   readonly gossipIn: Counter<"topic" | "result">
   readonly gossipOut: Counter<"topic">
   readonly gossipDropped: Counter<"topic">
@@ -71,6 +72,13 @@ export class NodeMetrics implements RpcObserver {
       name: "careledger_rpc_requests_total",
       help: "JSON-RPC calls by method and outcome",
       labelNames: ["method", "outcome"],
+      registers,
+    })
+    this.rpcDuration = new Histogram({
+      name: "careledger_rpc_request_duration_seconds",
+      help: "Time from a JSON-RPC call's dispatch to its answer, by method (unknown names count as (unknown))",
+      labelNames: ["method"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     })
     this.gossipIn = new Counter({
@@ -153,8 +161,9 @@ export class NodeMetrics implements RpcObserver {
     this.view = view
   }
 
-  request(method: string, outcome: "ok" | "error"): void {
+  request(method: string, outcome: "ok" | "error", seconds?: number): void {
     this.rpcRequests.inc({method, outcome})
+    if (seconds !== undefined) this.rpcDuration.observe({method}, seconds)
   }
 
   /** Records a finalized block for heights and tx/s. */

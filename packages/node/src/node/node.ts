@@ -35,7 +35,7 @@ import {FhirServer} from "../fhir/server.js"
 import {loadOrCreateNodeKey} from "../keystore/index.js"
 import {moduleLogger, type Logger} from "../logger/index.js"
 import {MetricsServer, NodeMetrics, StatusLog, defaultStatusLogOptions} from "../metrics/index.js"
-import {HeadFeed, RpcServer, TokenStore, defaultRpcServerOptions, isLoopback, joinNamespaces, type RpcNamespace} from "../rpc/index.js"
+import {HeadFeed, RpcServer, TokenStore, isLoopback, joinNamespaces, rpcServerOptionsOf, type RpcNamespace} from "../rpc/index.js"
 import {coreNamespaces} from "../rpc/core.js"
 import {ConsensusDriver, type TimeoutRecord} from "./driver.js"
 import {NodeError, NodeErrorCode} from "./errors.js"
@@ -343,14 +343,7 @@ export class CareLedgerNode implements Startable {
     await this.startPart("health", {start: () => void (healthNamespaces = this.health.attach(this)), stop: () => this.health.stop()})
 
     this.rpc = new RpcServer(
-      {
-        ...defaultRpcServerOptions,
-        host: this.config.rpcHost,
-        port: this.config.rpcPort,
-        tokensFile: this.config.rpcTokens,
-        maxBodyBytes: this.config.rpcMaxBodyBytes,
-        maxBatch: this.config.rpcMaxBatch,
-      },
+      rpcServerOptionsOf(this.config),
       {methods: joinNamespaces(...coreNamespaces(this), ...healthNamespaces), logger: moduleLogger(log, "rpc"), feed: this.feed, observer: this.metrics},
     )
     await this.startPart("rpc", this.rpc)

@@ -1,4 +1,4 @@
-import {readFileSync} from "node:fs"
+import {readFileSync, statSync} from "node:fs"
 import {createHash} from "node:crypto"
 import type {Permission} from "./method.js"
 import {NodeConfigError, NodeConfigErrorCode} from "../config/errors.js"
@@ -20,8 +20,9 @@ export class TokenStore {
 
   static fromFile(path: string): TokenStore {
     let raw: unknown
+    const text = readPrivateFile(path, "tokens file").toString("utf8")
     try {
-      raw = JSON.parse(readFileSync(path, "utf8"))
+      raw = JSON.parse(text)
     } catch (err) {
       throw new NodeConfigError(NodeConfigErrorCode.BAD_TOKENS_FILE, `cannot read tokens file ${path}: ${(err as Error).message}`, {path})
     }
@@ -57,6 +58,25 @@ export class TokenStore {
   get size(): number {
     return this.byDigest.size
   }
+}
+
+/**
+ * Reads a secret file (tokens, a TLS key). One that group or others may access is refused, as the
+ * node key is: a copy anyone on the host can read is not a secret.
+ */
+export function readPrivateFile(path: string, what: string): Buffer {
+  let mode: number
+  let bytes: Buffer
+  try {
+    mode = statSync(path).mode & 0o777
+    bytes = readFileSync(path)
+  } catch (err) {
+    throw new NodeConfigError(NodeConfigErrorCode.BAD_TOKENS_FILE, `cannot read ${what} ${path}: ${(err as Error).message}`, {path})
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new NodeConfigError(NodeConfigErrorCode.FILE_TOO_OPEN, `${what} ${path} has mode ${mode.toString(8)}; run chmod 600 ${path}`, {path, mode})
+  }
+  return bytes
 }
 
 function digest(token: string): string {

@@ -18,6 +18,10 @@ export enum RpcErrorCode {
   NOT_A_VALIDATOR = "RPC_ERROR_NOT_A_VALIDATOR",
   UNAVAILABLE = "RPC_ERROR_UNAVAILABLE",
   WEBSOCKET_ONLY = "RPC_ERROR_WEBSOCKET_ONLY",
+  HOST_NOT_ALLOWED = "RPC_ERROR_HOST_NOT_ALLOWED",
+  ORIGIN_NOT_ALLOWED = "RPC_ERROR_ORIGIN_NOT_ALLOWED",
+  UNSUPPORTED_MEDIA_TYPE = "RPC_ERROR_UNSUPPORTED_MEDIA_TYPE",
+  TOKEN_IN_URL = "RPC_ERROR_TOKEN_IN_URL",
 }
 
 export class RpcServerError extends CareLedgerError<RpcErrorCode> {}
@@ -42,6 +46,10 @@ export const JSON_RPC_CODE_OF: Readonly<Record<string, number>> = {
   [RpcErrorCode.NOT_A_VALIDATOR]: RpcErrorCodes.NOT_A_VALIDATOR,
   [RpcErrorCode.UNAVAILABLE]: RpcErrorCodes.UNAVAILABLE,
   [RpcErrorCode.WEBSOCKET_ONLY]: RpcErrorCodes.INVALID_REQUEST,
+  [RpcErrorCode.HOST_NOT_ALLOWED]: RpcErrorCodes.FORBIDDEN,
+  [RpcErrorCode.ORIGIN_NOT_ALLOWED]: RpcErrorCodes.FORBIDDEN,
+  [RpcErrorCode.UNSUPPORTED_MEDIA_TYPE]: RpcErrorCodes.INVALID_REQUEST,
+  [RpcErrorCode.TOKEN_IN_URL]: RpcErrorCodes.UNAUTHORIZED_TOKEN,
   // Transactions (core TxErrorCode) and their encoding.
   TX_ERROR_BAD_SIGNATURE: RpcErrorCodes.BAD_SIGNATURE,
   TX_ERROR_WRONG_CHAIN: RpcErrorCodes.WRONG_CHAIN,

@@ -1,16 +1,18 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from "node:http"
+import {createServer as createTlsServer} from "node:https"
 import type {AddressInfo} from "node:net"
 import type {Duplex} from "node:stream"
 import {randomBytes} from "node:crypto"
+import {readFileSync} from "node:fs"
 import {WebSocketServer, type WebSocket} from "ws"
 import type {Logger} from "pino"
 import type {SubscriptionTopic} from "@careledger/client"
 import {NodeConfigError, NodeConfigErrorCode} from "../config/errors.js"
-import {FailureLimiter, TokenStore} from "./auth.js"
+import {FailureLimiter, TokenStore, readPrivateFile} from "./auth.js"
 import {RpcErrorCode, RpcServerError, toJsonRpcError, type JsonRpcErrorObject} from "./errors.js"
 import type {HeadFeed} from "./feed.js"
 import {permits, type CallContext, type Permission, type RpcMethod} from "./method.js"
-import {isLoopback, type RpcServerOptions} from "./options.js"
+import {allowedHostNames, hostName, isLoopback, originName, type RpcServerOptions} from "./options.js"
 
 type JsonRpcId = string | number | null
 
@@ -23,7 +25,8 @@ interface JsonRpcResponse {
 
 /** Counts requests for metrics, without the server knowing about Prometheus. */
 export interface RpcObserver {
-  request(method: string, outcome: "ok" | "error"): void
+  /** One call or refusal; `seconds` (dispatched calls) is the time from dispatch to answer. */
+  request(method: string, outcome: "ok" | "error", seconds?: number): void
 }
 
 export interface RpcServerDeps {
@@ -38,6 +41,9 @@ interface SocketSession {
   socket: WebSocket
   subscriptions: Map<string, () => void>
 }
+
+/** Deepest nesting of arrays and objects a request may have (a FHIR resource in a signed request needs far less). */
+export const MAX_JSON_DEPTH = 64
 
 /** Oversize bodies are read and discarded up to this many times the limit; past it the connection is cut. */
 const DRAIN_FACTOR = 8
@@ -54,11 +60,20 @@ export class RpcServer {
   private server: Server | null = null
   private wss: WebSocketServer | null = null
   private readonly sessions = new Set<SocketSession>()
+  private readonly hosts: ReadonlySet<string> | "any"
+  private readonly origins: ReadonlySet<string> | "any"
+  private readonly tls: {cert: Buffer; key: Buffer} | null
 
   constructor(options: RpcServerOptions, deps: RpcServerDeps) {
     this.options = options
     this.deps = deps
     this.tokens = options.tokensFile === null ? null : TokenStore.fromFile(options.tokensFile)
+    this.hosts = allowedHostNames(options)
+    this.origins = options.corsOrigins.includes("*") ? "any" : new Set(options.corsOrigins.map(originName))
+    if ((options.tlsCert === null) !== (options.tlsKey === null)) {
+      throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, "TLS needs both a certificate (--rpc-tls-cert) and its key (--rpc-tls-key)")
+    }
+    this.tls = options.tlsCert === null || options.tlsKey === null ? null : {cert: readPublicFile(options.tlsCert, "TLS certificate"), key: readPrivateFile(options.tlsKey, "TLS key")}
     if (this.tokens === null && !isLoopback(options.host)) {
       throw new NodeConfigError(
         NodeConfigErrorCode.AUTH_REQUIRED,
@@ -78,7 +93,8 @@ export class RpcServer {
 
   async start(): Promise<void> {
     if (this.server !== null) return
-    const server = createServer((req, res) => void this.onHttp(req, res))
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => void this.onHttp(req, res)
+    const server: Server = this.tls === null ? createServer(onRequest) : createTlsServer({cert: this.tls.cert, key: this.tls.key}, onRequest)
     const wss = new WebSocketServer({noServer: true, maxPayload: this.options.maxBodyBytes})
     server.on("upgrade", (req, socket, head) => this.onUpgrade(wss, req, socket, head))
     await new Promise<void>((resolve, reject) => {
@@ -90,7 +106,7 @@ export class RpcServer {
     })
     this.server = server
     this.wss = wss
-    this.deps.logger.info({url: this.url, auth: this.authRequired}, "JSON-RPC listening")
+    this.deps.logger.info({url: this.url, auth: this.authRequired, tls: this.tls !== null}, "JSON-RPC listening")
   }
 
   async stop(): Promise<void> {
@@ -115,7 +131,7 @@ export class RpcServer {
 
   get url(): string {
     const host = this.options.host.includes(":") && !this.options.host.startsWith("[") ? `[${this.options.host}]` : this.options.host
-    return `http://${host}:${this.port}`
+    return `${this.tls === null ? "http" : "https"}://${host}:${this.port}`
   }
 
   get wsUrl(): string {
@@ -141,16 +157,66 @@ export class RpcServer {
     return {permission: entry.permission}
   }
 
+  /**
+   * The browser checks every request passes before anything else: a `Host` on the allow-list (DNS
+   * rebinding names the attacker's domain) and, when the caller is a page, an allowed `Origin`.
+   */
+  private screen(req: IncomingMessage): {status: number; error: RpcServerError} | null {
+    const host = req.headers.host
+    if (this.hosts !== "any" && (host === undefined || !this.hosts.has(hostName(host)))) {
+      return {status: 403, error: new RpcServerError(RpcErrorCode.HOST_NOT_ALLOWED, `host ${JSON.stringify(host ?? "")} is not on this node's RPC host allow-list`)}
+    }
+    const origin = req.headers.origin
+    if (origin !== undefined && !this.originAllowed(origin)) {
+      return {status: 403, error: new RpcServerError(RpcErrorCode.ORIGIN_NOT_ALLOWED, `origin ${JSON.stringify(origin)} is not allowed to call this node`)}
+    }
+    return null
+  }
+
+  private originAllowed(origin: string): boolean {
+    return this.origins === "any" || this.origins.has(originName(origin))
+  }
+
+  /** CORS headers for an allowed cross-origin caller; none at all when no origin is configured. */
+  private corsHeaders(req: IncomingMessage): Record<string, string> {
+    const origin = req.headers.origin
+    if (origin === undefined || !this.originAllowed(origin)) return {}
+    return {"access-control-allow-origin": origin, vary: "Origin"}
+  }
+
   private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const address = req.socket.remoteAddress ?? "unknown"
+    const screened = this.screen(req)
+    if (screened !== null) {
+      this.deps.observer?.request("(refused)", "error")
+      this.refuse(req, res, screened.status, screened.error)
+      return
+    }
+    const cors = this.corsHeaders(req)
+    if (req.method === "OPTIONS") {
+      // A preflight from an allowed origin: say what a cross-origin call may send.
+      req.resume()
+      const preflight = Object.keys(cors).length === 0 ? {} : {
+        "access-control-allow-methods": "POST",
+        "access-control-allow-headers": "content-type, authorization",
+        "access-control-max-age": "600",
+      }
+      res.writeHead(204, {...cors, ...preflight, allow: "POST, OPTIONS"}).end()
+      return
+    }
     if (req.method !== "POST") {
-      this.refuse(req, res, 405, new RpcServerError(RpcErrorCode.INVALID_REQUEST, "JSON-RPC requests are POSTed"))
+      this.refuse(req, res, 405, new RpcServerError(RpcErrorCode.INVALID_REQUEST, "JSON-RPC requests are POSTed"), {...cors, allow: "POST, OPTIONS"})
+      return
+    }
+    if (!isJsonContentType(req.headers["content-type"])) {
+      // A page may POST text/plain across origins without a preflight: such a request runs nothing.
+      this.refuse(req, res, 415, new RpcServerError(RpcErrorCode.UNSUPPORTED_MEDIA_TYPE, "send requests with Content-Type: application/json"), cors)
       return
     }
     const auth = this.authenticate(address, req.headers.authorization)
     if ("error" in auth) {
       this.deps.observer?.request("(auth)", "error")
-      this.refuse(req, res, auth.status, auth.error)
+      this.refuse(req, res, auth.status, auth.error, cors)
       return
     }
     const body = await readBody(req, this.options.maxBodyBytes, this.options.maxBodyBytes * DRAIN_FACTOR)
@@ -160,35 +226,38 @@ export class RpcServer {
       const error = new RpcServerError(RpcErrorCode.REQUEST_TOO_LARGE, `request body exceeds ${this.options.maxBodyBytes} bytes`, {
         limit: this.options.maxBodyBytes,
       })
-      send(res, 413, errorResponse(null, error), true)
+      send(res, 413, errorResponse(null, error), true, cors)
       return
     }
     const reply = await this.handleText(body.text, {permission: auth.permission, clientAddress: address}, null)
     if (reply === undefined) {
-      res.writeHead(204).end()
+      res.writeHead(204, cors).end()
       return
     }
-    send(res, 200, reply)
+    send(res, 200, reply, false, cors)
   }
 
   /**
    * Answers a request refused before its body is read. The body is read and discarded first (up to
    * a bound), so a client still sending gets the answer instead of a reset connection.
    */
-  private refuse(req: IncomingMessage, res: ServerResponse, status: number, error: RpcServerError): void {
+  private refuse(req: IncomingMessage, res: ServerResponse, status: number, error: RpcServerError, headers: Record<string, string> = {}): void {
     void readBody(req, 0, this.options.maxBodyBytes * DRAIN_FACTOR).then((body) => {
-      if (body.kind !== "aborted") send(res, status, errorResponse(null, error), true)
+      if (body.kind !== "aborted") send(res, status, errorResponse(null, error), true, headers)
     })
   }
 
   private onUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const address = req.socket.remoteAddress ?? "unknown"
-    const token = new URL(req.url ?? "/", "http://localhost").searchParams.get("token")
-    const auth = this.authenticate(address, req.headers.authorization ?? (token === null ? undefined : `Bearer ${token}`))
+    const inUrl = new URL(req.url ?? "/", "http://localhost").searchParams.has("token")
+    const refusal =
+      this.screen(req) ??
+      (inUrl ? {status: 400, error: new RpcServerError(RpcErrorCode.TOKEN_IN_URL, "send the token in an Authorization header, never in a URL")} : null)
+    const auth = refusal ?? this.authenticate(address, req.headers.authorization)
     if ("error" in auth) {
       const body = JSON.stringify(errorResponse(null, auth.error))
       socket.end(
-        `HTTP/1.1 ${auth.status} ${auth.status === 429 ? "Too Many Requests" : "Unauthorized"}\r\n` +
+        `HTTP/1.1 ${auth.status} ${STATUS_TEXT[auth.status] ?? "Refused"}\r\n` +
           `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       )
       return
@@ -224,6 +293,11 @@ export class RpcServer {
       this.deps.observer?.request("(parse)", "error")
       return errorResponse(null, new RpcServerError(RpcErrorCode.PARSE, "request is not valid JSON"))
     }
+    // Handlers, hashing and answers walk values recursively: a deeper body is refused before any of them.
+    if (nestedDeeperThan(request, MAX_JSON_DEPTH)) {
+      this.deps.observer?.request("(parse)", "error")
+      return errorResponse(null, new RpcServerError(RpcErrorCode.PARSE, `request JSON is nested deeper than ${MAX_JSON_DEPTH} levels`, {limit: MAX_JSON_DEPTH}))
+    }
     if (!Array.isArray(request)) return this.dispatch(request, call, session)
     if (request.length === 0) return errorResponse(null, new RpcServerError(RpcErrorCode.INVALID_REQUEST, "empty batch"))
     if (request.length > this.options.maxBatch) {
@@ -255,15 +329,18 @@ export class RpcServer {
       return errorResponse(replyId, new RpcServerError(RpcErrorCode.INVALID_REQUEST, "not a JSON-RPC 2.0 request (jsonrpc, method, params, id)"))
     }
     let result: unknown
+    const started = performance.now()
+    // Only known names become labels, so a caller cannot grow the metrics without bound.
+    const label = this.deps.methods.has(name) || name === "chain_subscribe" || name === "chain_unsubscribe" ? name : "(unknown)"
     try {
       result = await this.invoke(name, params, call, session)
     } catch (err) {
       const error = toJsonRpcError(err)
       if (error.code === -32603) this.deps.logger.error({err, method: name}, "RPC handler failed")
-      this.deps.observer?.request(this.deps.methods.has(name) ? name : "(unknown)", "error")
+      this.deps.observer?.request(label, "error", (performance.now() - started) / 1000)
       return hasId ? {jsonrpc: "2.0", id: replyId, error} : undefined
     }
-    this.deps.observer?.request(name, "ok")
+    this.deps.observer?.request(label, "ok", (performance.now() - started) / 1000)
     return hasId ? {jsonrpc: "2.0", id: replyId, result: result ?? null} : undefined
   }
 
@@ -315,9 +392,37 @@ function errorResponse(id: JsonRpcId, err: unknown): JsonRpcResponse {
   return {jsonrpc: "2.0", id, error: toJsonRpcError(err)}
 }
 
-function send(res: ServerResponse, status: number, payload: unknown, close = false): void {
+/** True when `value` nests arrays or objects more than `limit` deep; iterative, so any depth is safe to check. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: {value: unknown; depth: number}[] = [{value, depth: 1}]
+  while (stack.length > 0) {
+    const {value: current, depth} = stack.pop()!
+    if (current === null || typeof current !== "object") continue
+    if (depth > limit) return true
+    for (const child of Array.isArray(current) ? current : Object.values(current)) stack.push({value: child, depth: depth + 1})
+  }
+  return false
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}
+
+/** True for `application/json`, with or without parameters such as a charset. */
+function isJsonContentType(header: string | undefined): boolean {
+  return header !== undefined && header.split(";")[0]!.trim().toLowerCase() === "application/json"
+}
+
+/** A PEM file anyone may read (a certificate); a missing or unreadable one stops the node at start. */
+function readPublicFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, `cannot read the ${what} ${path}: ${(err as Error).message}`, {path})
+  }
+}
+
+function send(res: ServerResponse, status: number, payload: unknown, close = false, extra: Record<string, string> = {}): void {
   const body = JSON.stringify(payload)
-  const headers: Record<string, string | number> = {"content-type": "application/json", "content-length": Buffer.byteLength(body)}
+  const headers: Record<string, string | number> = {...extra, "content-type": "application/json", "content-length": Buffer.byteLength(body)}
   if (close) headers.connection = "close"
   res.writeHead(status, headers).end(body)
 }

@@ -203,6 +203,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     await writeFile(
       tokensFile,
       JSON.stringify({tokens: [{name: "app", token: "read-token-0123456789", permission: "read"}, {name: "auditor", token: "admin-token-0123456789", permission: "admin"}]}),
+      {mode: 0o600},
     )
     const server = new RpcServer({...defaultRpcServerOptions, port: 0, tokensFile}, {methods: joinNamespaces(auditNamespace(services[0]!)), logger: silentLogger(), feed: new HeadFeed()})
     await server.start()

@@ -201,6 +201,7 @@ describe("rpc/server", () => {
           {name: "ehr", token: "submit-token-0123456789", permission: "submit"},
         ],
       }),
+      {mode: 0o600},
     )
     const server = await startServer({tokensFile, maxAuthFailures: 3})
     const call = (token?: string) =>

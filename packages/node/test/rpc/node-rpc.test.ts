@@ -1,0 +1,89 @@
+/** JSON-RPC of a real in-process node (LevelDB in a temp dir, libp2p and RPC on 127.0.0.1 port 0). */
+import {expect} from "chai"
+import {mkdtempSync, rmSync} from "node:fs"
+import {tmpdir} from "node:os"
+import {join} from "node:path"
+import {CareLedgerClient, RpcError, RpcErrorCodes} from "@careledger/client"
+import {defaultConfig} from "../../src/config/index.js"
+import {buildGenesis, writeGenesisFile} from "../../src/genesis/index.js"
+import {loadOrCreateNodeKey} from "../../src/keystore/index.js"
+import {silentLogger} from "../../src/logger/index.js"
+import {CareLedgerNode} from "../../src/node/index.js"
+
+async function post(url: string, body: string): Promise<{status: number; json: {error?: {code: number; message: string}} | {error?: {code: number}}[]}> {
+  const res = await fetch(url, {method: "POST", headers: {"content-type": "application/json"}, body})
+  return {status: res.status, json: (await res.json()) as {error?: {code: number; message: string}}}
+}
+
+describe("rpc of an in-process node", function () {
+  this.timeout(120_000)
+  let dir: string
+  let node: CareLedgerNode
+  let client: CareLedgerClient
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "careledger-noderpc-"))
+    const key = loadOrCreateNodeKey(dir).key
+    const genesis = join(dir, "genesis.json")
+    writeGenesisFile(genesis, buildGenesis({chainId: "rpc-inproc", hospitals: [{id: "hosp-a", name: "Hospital A", key: key.id, validator: true}], blockIntervalMs: 200}))
+    node = new CareLedgerNode(
+      {...defaultConfig(dir), genesis, listen: ["/ip4/127.0.0.1/tcp/0"], rpcPort: 0, metricsPort: 0, fhirPort: 0, logLevel: "silent"},
+      {logger: silentLogger()},
+    )
+    await node.start()
+    client = new CareLedgerClient(node.rpcUrl!)
+  })
+
+  after(async () => {
+    await node?.stop()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it("says 'exactly one of' to chain_getBlock given both height and hash", async () => {
+    const genesisHash = (await client.getBlock(0))!.hash
+    const both = (await client.request("chain_getBlock", {height: 0, hash: genesisHash}).catch((err: unknown) => err)) as RpcError
+    expect(both).to.be.instanceOf(RpcError)
+    expect(both.code).to.equal(RpcErrorCodes.INVALID_PARAMS)
+    expect(both.message).to.contain("exactly one of")
+    const neither = (await client.request("chain_getBlock", {}).catch((err: unknown) => err)) as RpcError
+    expect(neither.code).to.equal(RpcErrorCodes.INVALID_PARAMS)
+    expect(neither.message).to.contain("exactly one of")
+  })
+
+  it("answers a deeply nested body to any method with -32700 or -32602, never -32603, and keeps serving", async () => {
+    const url = node.rpcUrl!
+    const deepObject = (levels: number): string => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`
+    const deepArray = (levels: number): string => `${"[".repeat(levels)}${"]".repeat(levels)}`
+    for (const levels of [5_000, 100_000]) {
+      const bodies = [
+        `{"jsonrpc":"2.0","id":1,"method":"record_verify","params":{"recordId":"r1","resource":${deepObject(levels)},"salt":"${"00".repeat(32)}"}}`,
+        `{"jsonrpc":"2.0","id":1,"method":"record_get","params":{"request":${deepObject(levels)}}}`,
+        `{"jsonrpc":"2.0","id":1,"method":"chain_head","params":${deepArray(levels)}}`,
+        `{"jsonrpc":"2.0","id":1,"method":"tx_send","params":[${deepArray(levels)}]}`,
+        `[{"jsonrpc":"2.0","id":1,"method":"consent_list","params":{"patient":${deepArray(levels)}}}]`,
+      ]
+      for (const body of bodies) {
+        expect(body.length).to.be.below(1024 * 1024)
+        const {status, json} = await post(url, body)
+        const error = Array.isArray(json) ? json[0]!.error : json.error
+        expect(status, `${levels} levels: ${body.slice(0, 60)}`).to.equal(200)
+        expect(error?.code, `${levels} levels: ${body.slice(0, 60)}`).to.be.oneOf([RpcErrorCodes.PARSE_ERROR, RpcErrorCodes.INVALID_PARAMS])
+      }
+    }
+    expect((await client.head()).height).to.be.a("number")
+  })
+
+  it("records each method's latency in careledger_rpc_request_duration_seconds", async () => {
+    await client.head()
+    await client.request("chain_nothing").catch(() => undefined)
+    const text = await node.metrics.registry.metrics()
+    const count = (method: string): number => {
+      const line = text.split("\n").find((l) => l.startsWith(`careledger_rpc_request_duration_seconds_count{method="${method}"}`))
+      return line === undefined ? 0 : Number(line.split(" ").pop())
+    }
+    expect(count("chain_head")).to.be.at.least(1)
+    expect(count("(unknown)")).to.be.at.least(1)
+    expect(text).to.contain('careledger_rpc_request_duration_seconds_bucket{le="0.005",method="chain_head"}')
+    expect(text).to.not.contain('method="chain_nothing"')
+  })
+})
