@@ -14,7 +14,7 @@ export interface HelpEntry {
 
 const URL_FLAGS = [
   ["--url URL", "node JSON-RPC URL (default $CARELEDGER_RPC_URL, else http://127.0.0.1:8545)"],
-  ["--token TOKEN", "bearer token when the RPC port requires one (default $CARELEDGER_RPC_TOKEN)"],
+  ["--token-file FILE", "file (mode 600) holding the bearer token when the RPC port requires one (default $CARELEDGER_RPC_TOKEN); never a token in argv"],
 ] as const
 
 const HEALTH_COMMON = [
@@ -244,7 +244,7 @@ export const HELP: Readonly<Record<string, HelpEntry>> = {
   },
   rpc: {
     summary: "call a JSON-RPC method and print the result as JSON",
-    usage: "careledger rpc METHOD [PARAMS-JSON | ARG ...] [--url URL] [--token TOKEN] [--timeout MS]",
+    usage: "careledger rpc METHOD [PARAMS-JSON | ARG ...] [--url URL] [--token-file FILE] [--timeout MS]",
     flags: [
       ...URL_FLAGS,
       ["--timeout MS", "give up after MS milliseconds (default 60000, above the 30 s a node holds a wait: true call)"],

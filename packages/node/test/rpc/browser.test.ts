@@ -13,6 +13,7 @@ import {WebSocket} from "ws"
 import {RpcErrorCodes} from "@careledger/client"
 import {NodeConfigErrorCode} from "../../src/config/index.js"
 import {silentLogger} from "../../src/logger/index.js"
+import {runCli} from "../../src/cli/run.js"
 import {RpcServer, defaultRpcServerOptions, joinNamespaces, method, p, params, type RpcServerOptions} from "../../src/rpc/index.js"
 
 interface Answer {
@@ -180,6 +181,31 @@ describe("rpc/server from a browser's point of view", () => {
       .with.property("code", NodeConfigErrorCode.FILE_TOO_OPEN)
     chmodSync(tokensFile, 0o600)
     expect(new RpcServer({...defaultRpcServerOptions, port: 0, tokensFile}, {methods: new Map(), logger: silentLogger()}).authRequired).to.equal(true)
+  })
+
+  it("careledger rpc takes its token from a private file or the environment, never from argv", async () => {
+    const tokensFile = join(dir, "tokens.json")
+    const token = "admin-token-0123456789"
+    writeFileSync(tokensFile, JSON.stringify({tokens: [{name: "ops", token, permission: "admin"}]}), {mode: 0o600})
+    const server = await startServer({tokensFile})
+    const run = async (args: string[], env: Record<string, string> = {}): Promise<{code: number; out: string[]; err: string[]}> => {
+      const out: string[] = []
+      const err: string[] = []
+      const code = await runCli(["rpc", "test_erase", "cli", "--url", server.url, ...args], {out: (l) => out.push(l), err: (l) => err.push(l), env, isTty: false})
+      return {code, out, err}
+    }
+    const inArgv = await run(["--token", token])
+    expect(inArgv.code).to.equal(2)
+    expect(inArgv.err.join("\n")).to.contain("--token-file")
+    const tokenFile = join(dir, "token")
+    writeFileSync(tokenFile, `${token}\n`, {mode: 0o644})
+    chmodSync(tokenFile, 0o644)
+    expect((await run(["--token-file", tokenFile])).code).to.equal(1)
+    expect(calls).to.deep.equal([])
+    chmodSync(tokenFile, 0o600)
+    expect((await run(["--token-file", tokenFile])).code).to.equal(0)
+    expect((await run([], {CARELEDGER_RPC_TOKEN: token})).code).to.equal(0)
+    expect(calls).to.deep.equal(["erase cli", "erase cli"])
   })
 
   it("serves HTTPS and WSS with a configured certificate and key", async function () {

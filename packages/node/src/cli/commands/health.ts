@@ -4,6 +4,7 @@ import {PURPOSES as CORE_PURPOSES, Purpose, fromHex, type ConsentGrantee, type C
 import {CareLedgerClient, HealthClient, type FhirResource} from "@careledger/client"
 import {readKeyFile} from "../../keystore/index.js"
 import {UsageError, type CliIo} from "../io.js"
+import {RPC_CLIENT_FLAGS, rpcToken} from "./rpc.js"
 
 const PURPOSES: readonly string[] = CORE_PURPOSES
 
@@ -36,8 +37,7 @@ export async function healthCommand(args: string[], io: CliIo): Promise<number> 
   const {values} = parseArgs({
     args: rest,
     options: {
-      url: {type: "string"},
-      token: {type: "string"},
+      ...RPC_CLIENT_FLAGS,
       key: {type: "string"},
       "chain-id": {type: "string"},
       "record-id": {type: "string"},
@@ -65,7 +65,7 @@ export async function healthCommand(args: string[], io: CliIo): Promise<number> 
     strict: true,
   })
   const url = values.url ?? io.env.CARELEDGER_RPC_URL ?? "http://127.0.0.1:8545"
-  const token = values.token ?? io.env.CARELEDGER_RPC_TOKEN
+  const token = rpcToken(values, io.env)
   const rpc = new CareLedgerClient({url, ...(token === undefined ? {} : {token}), timeoutMs: 60_000})
   const chainId = values["chain-id"] ?? (await rpc.nodeInfo()).chainId
   const health = new HealthClient(rpc, chainId)
