@@ -3,19 +3,19 @@ import {toHex} from "@careledger/core"
 import type {
   AddPeerParams,
   BlockJson,
-  ChainHead,
-  ConsensusStatus,
+  ChainHeadJson,
+  ConsensusStatusJson,
   CoreMethodName,
   CoreRpcMethods,
   HospitalInfo,
   NodeInfo,
-  PeerInfo,
+  PeerInfoJson,
   TxLookup,
   TxProof,
   TxBatchOutcome,
   TxSubmitted,
   ValidatorInfo,
-  ValidatorProposal,
+  ValidatorVoteParams,
 } from "./api.js"
 import {ClientError, ClientErrorCode, RpcError, RpcErrorCodes, type RpcErrorData} from "./errors.js"
 
@@ -100,7 +100,7 @@ export class CareLedgerClient {
     return this.call("node_info")
   }
 
-  peers(): Promise<PeerInfo[]> {
+  peers(): Promise<PeerInfoJson[]> {
     return this.call("net_peers")
   }
 
@@ -109,7 +109,7 @@ export class CareLedgerClient {
     return this.call("admin_addPeer", params)
   }
 
-  head(): Promise<ChainHead> {
+  head(): Promise<ChainHeadJson> {
     return this.call("chain_head")
   }
 
@@ -151,11 +151,11 @@ export class CareLedgerClient {
     return this.call("validator_list")
   }
 
-  proposeValidator(proposal: ValidatorProposal): Promise<TxSubmitted> {
+  proposeValidator(proposal: ValidatorVoteParams): Promise<TxSubmitted> {
     return this.call("validator_propose", proposal)
   }
 
-  consensusStatus(): Promise<ConsensusStatus> {
+  consensusStatus(): Promise<ConsensusStatusJson> {
     return this.call("consensus_status")
   }
 

@@ -1,20 +1,9 @@
-import {fromHex, toHex, type Block, type BlockHeader, type CommitCertificate, type MerkleStep, type Transaction} from "@careledger/core"
-import type {BlockJson, CommitJson, HeaderJson, JsonValue, MerkleStepJson, TxJson} from "./api.js"
+import {fromHex, type BlockHeader, type CommitCertificate, type MerkleStep} from "@careledger/core"
+import type {CommitJson, HeaderJson, MerkleStepJson} from "./api.js"
 import {ClientError, ClientErrorCode} from "./errors.js"
 
-/** Converts a decoded canonical value to JSON, byte strings becoming hex. */
-export function toJsonValue(value: unknown): JsonValue {
-  if (value === null || value === undefined) return null
-  if (value instanceof Uint8Array) return toHex(value)
-  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value
-  if (Array.isArray(value)) return value.map(toJsonValue)
-  if (typeof value === "object") {
-    const out: {[key: string]: JsonValue} = {}
-    for (const [key, item] of Object.entries(value as Record<string, unknown>)) out[key] = toJsonValue(item)
-    return out
-  }
-  return null
-}
+/** The converters to JSON live in core, beside the API types; the client parses answers back below. */
+export {blockToJson, commitToJson, headerToJson, merklePathToJson, toJsonValue, txToJson} from "@careledger/core"
 
 export function bytesFromHex(hex: string, what: string, length?: number): Uint8Array {
   const bytes = typeof hex === "string" ? fromHex(hex) : undefined
@@ -22,15 +11,6 @@ export function bytesFromHex(hex: string, what: string, length?: number): Uint8A
     throw new ClientError(ClientErrorCode.BAD_RESPONSE, `${what} is not ${length === undefined ? "" : `${length}-byte `}hex`)
   }
   return bytes
-}
-
-export function commitToJson(cert: CommitCertificate): CommitJson {
-  return {
-    height: cert.height,
-    round: cert.round,
-    blockHash: toHex(cert.blockHash),
-    signatures: cert.signatures.map((s) => ({validator: toHex(s.validator), signature: toHex(s.signature)})),
-  }
 }
 
 export function commitFromJson(json: CommitJson): CommitCertificate {
@@ -42,21 +22,6 @@ export function commitFromJson(json: CommitJson): CommitCertificate {
       validator: bytesFromHex(s.validator, "commit validator", 32),
       signature: bytesFromHex(s.signature, "commit signature", 64),
     })),
-  }
-}
-
-export function headerToJson(h: Readonly<BlockHeader>): HeaderJson {
-  return {
-    chainId: h.chainId,
-    height: h.height,
-    round: h.round,
-    parentHash: toHex(h.parentHash),
-    timestamp: h.timestamp,
-    proposer: toHex(h.proposer),
-    txRoot: toHex(h.txRoot),
-    stateRoot: toHex(h.stateRoot),
-    validatorsHash: toHex(h.validatorsHash),
-    lastCommit: h.lastCommit === null ? null : commitToJson(h.lastCommit),
   }
 }
 
@@ -73,32 +38,6 @@ export function headerFromJson(json: HeaderJson): BlockHeader {
     validatorsHash: bytesFromHex(json.validatorsHash, "header.validatorsHash", 32),
     lastCommit: json.lastCommit === null ? null : commitFromJson(json.lastCommit),
   }
-}
-
-export function txToJson(tx: Transaction): TxJson {
-  return {
-    hash: tx.hashHex(),
-    chainId: tx.chainId,
-    type: tx.type,
-    sender: toHex(tx.sender),
-    nonce: tx.nonce,
-    payload: toJsonValue(tx.payload),
-    signature: toHex(tx.signature),
-    raw: toHex(tx.serialize()),
-  }
-}
-
-export function blockToJson(block: Block, commit: CommitCertificate | null): BlockJson {
-  return {
-    hash: block.hashHex(),
-    header: headerToJson(block.header),
-    txs: block.txs.map(txToJson),
-    commit: commit === null ? null : commitToJson(commit),
-  }
-}
-
-export function merklePathToJson(path: readonly MerkleStep[]): MerkleStepJson[] {
-  return path.map((step) => ({side: step.side, hash: toHex(step.hash)}))
 }
 
 export function merklePathFromJson(path: readonly MerkleStepJson[]): MerkleStep[] {

@@ -1,20 +1,24 @@
 import {
   blockToJson,
-  headerToJson,
   commitToJson,
+  MAX_TX_WAIT_MS,
+  coreRoutes,
+  fromHex,
+  headerToJson,
+  listHospitals,
   merklePathToJson,
+  merkleProof,
+  peerIdOf,
+  toHex,
   txToJson,
-  type BlockJson,
-  type ChainHead,
-  type HospitalInfo,
+  type Block,
+  type ChainStore,
+  type Mempool,
   type TxLookup,
-  type TxProof,
-} from "@careledger/client"
-import {fromHex, listHospitals, merkleProof, peerIdOf, toHex, type Block, type ChainStore, type Mempool} from "@careledger/core"
+} from "@careledger/core"
 import {RpcErrorCode, RpcServerError} from "./errors.js"
 import type {HeadFeed} from "./feed.js"
-import {method, type RpcNamespace} from "./method.js"
-import {p, params} from "./params.js"
+import {serve, type RpcNamespace} from "./method.js"
 
 /** What chain_ reads of the node: the store, pending transactions and the next nonce of an account. */
 export interface ChainRpcDeps {
@@ -25,8 +29,6 @@ export interface ChainRpcDeps {
   nextNonce(account: string): Promise<number>
 }
 
-/** Longest a chain_waitForTx call is held open. */
-export const MAX_TX_WAIT_MS = 30_000
 /** Most chain_waitForTx calls held open at once; more are refused as rate limited. */
 export const MAX_TX_WAITERS = 4096
 
@@ -64,85 +66,58 @@ export function chainMethods(node: ChainRpcDeps): RpcNamespace {
       check()
     })
   return {
-    chain_head: method(params({}), {
-      permission: "read",
-      summary: "latest block and latest finalized block (the same here: only final blocks are stored)",
-      handler: (): ChainHead => {
-        const head = node.store.head()
-        const hash = toHex(head.hash)
-        return {height: head.height, hash, finalizedHeight: head.height, finalizedHash: hash, timestamp: head.header.timestamp}
-      },
+    chain_head: serve(coreRoutes.chain_head, () => {
+      const head = node.store.head()
+      const hash = toHex(head.hash)
+      return {height: head.height, hash, finalizedHeight: head.height, finalizedHash: hash, timestamp: head.header.timestamp}
     }),
-    chain_getBlock: method(params({height: p.optional(p.uint()), hash: p.optional(p.hex({bytes: 32}))}), {
-      permission: "read",
-      summary: "a block by height or hash, with its transactions and commit certificate (null when absent)",
-      handler: async ({height, hash}): Promise<BlockJson | null> => {
-        const block = await blockAt(height, hash)
-        if (block === undefined) return null
-        const commit = block.height === 0 ? undefined : await node.store.getCommit(block.height)
-        return blockToJson(block, commit ?? null)
-      },
+    chain_getBlock: serve(coreRoutes.chain_getBlock, async ({height, hash}) => {
+      const block = await blockAt(height, hash)
+      if (block === undefined) return null
+      const commit = block.height === 0 ? undefined : await node.store.getCommit(block.height)
+      return blockToJson(block, commit ?? null)
     }),
-    chain_getTx: method(params({hash: p.hex({bytes: 32})}), {
-      permission: "read",
-      summary: "a transaction, pending in the mempool or final in a block (null when unknown)",
-      handler: ({hash}): Promise<TxLookup | null> => lookupTx(hash),
+    chain_getTx: serve(coreRoutes.chain_getTx, ({hash}) => lookupTx(hash)),
+    chain_waitForTx: serve(coreRoutes.chain_waitForTx, async ({hash, timeoutMs}) => {
+      const now = await lookupTx(hash)
+      if (now?.status === "final" || timeoutMs === 0) return now
+      if (waiters >= MAX_TX_WAITERS) throw new RpcServerError(RpcErrorCode.RATE_LIMITED, `${MAX_TX_WAITERS} calls already wait for transactions`)
+      waiters++
+      try {
+        await untilFinal(fromHex(hash)!, timeoutMs ?? MAX_TX_WAIT_MS)
+      } finally {
+        waiters--
+      }
+      return lookupTx(hash)
     }),
-    chain_waitForTx: method(params({hash: p.hex({bytes: 32}), timeoutMs: p.optional(p.uint({max: MAX_TX_WAIT_MS}))}), {
-      permission: "read",
-      summary: `answers as chain_getTx once the transaction is final, or when timeoutMs (default and at most ${MAX_TX_WAIT_MS}) pass`,
-      handler: async ({hash, timeoutMs}): Promise<TxLookup | null> => {
-        const now = await lookupTx(hash)
-        if (now?.status === "final" || timeoutMs === 0) return now
-        if (waiters >= MAX_TX_WAITERS) throw new RpcServerError(RpcErrorCode.RATE_LIMITED, `${MAX_TX_WAITERS} calls already wait for transactions`)
-        waiters++
-        try {
-          await untilFinal(fromHex(hash)!, timeoutMs ?? MAX_TX_WAIT_MS)
-        } finally {
-          waiters--
-        }
-        return lookupTx(hash)
-      },
+    chain_getTxProof: serve(coreRoutes.chain_getTxProof, async ({hash}) => {
+      const location = await node.store.getTxLocation(fromHex(hash)!)
+      if (location === undefined) return null
+      const block = await node.store.getBlock(location.height)
+      const commit = await node.store.getCommit(location.height)
+      if (block === undefined || commit === undefined) {
+        throw new RpcServerError(RpcErrorCode.NOT_FOUND, `block ${location.height} or its certificate is missing`)
+      }
+      return {
+        chainId: block.header.chainId,
+        txHash: hash,
+        index: location.index,
+        path: merklePathToJson(merkleProof(block.txs.map((tx) => tx.hash()), location.index)),
+        header: headerToJson(block.header),
+        blockHash: block.hashHex(),
+        commit: commitToJson(commit),
+        validators: node.store.validatorsAt(location.height).map(toHex),
+      }
     }),
-    chain_getTxProof: method(params({hash: p.hex({bytes: 32})}), {
-      permission: "read",
-      summary: "Merkle path, header and commit certificate proving a final transaction (null when not final)",
-      handler: async ({hash}): Promise<TxProof | null> => {
-        const location = await node.store.getTxLocation(fromHex(hash)!)
-        if (location === undefined) return null
-        const block = await node.store.getBlock(location.height)
-        const commit = await node.store.getCommit(location.height)
-        if (block === undefined || commit === undefined) {
-          throw new RpcServerError(RpcErrorCode.NOT_FOUND, `block ${location.height} or its certificate is missing`)
-        }
-        return {
-          chainId: block.header.chainId,
-          txHash: hash,
-          index: location.index,
-          path: merklePathToJson(merkleProof(block.txs.map((tx) => tx.hash()), location.index)),
-          header: headerToJson(block.header),
-          blockHash: block.hashHex(),
-          commit: commitToJson(commit),
-          validators: node.store.validatorsAt(location.height).map(toHex),
-        }
-      },
-    }),
-    chain_getNonce: method(params({account: p.hex({bytes: 32})}), {
-      permission: "read",
-      summary: "the nonce the account's next transaction must carry (counting its pending ones)",
-      handler: async ({account}): Promise<{account: string; nonce: number}> => ({account, nonce: await node.nextNonce(account)}),
-    }),
-    chain_hospitals: method(params({}), {
-      permission: "read",
-      summary: "member hospitals with their node keys and whether they validate",
-      handler: async (): Promise<HospitalInfo[]> =>
-        (await listHospitals(node.store.state())).map((h) => ({
-          hospital: h.id,
-          name: h.name,
-          key: h.key,
-          peerId: peerIdOf(fromHex(h.key)!),
-          validator: h.validator,
-        })),
-    }),
+    chain_getNonce: serve(coreRoutes.chain_getNonce, async ({account}) => ({account, nonce: await node.nextNonce(account)})),
+    chain_hospitals: serve(coreRoutes.chain_hospitals, async () =>
+      (await listHospitals(node.store.state())).map((h) => ({
+        hospital: h.id,
+        name: h.name,
+        key: h.key,
+        peerId: peerIdOf(fromHex(h.key)!),
+        validator: h.validator,
+      })),
+    ),
   }
 }

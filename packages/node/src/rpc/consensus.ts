@@ -1,8 +1,6 @@
-import {toJsonValue, type ConsensusStatus} from "@careledger/client"
-import {toHex, type ConsensusMachine, type Evidence} from "@careledger/core"
+import {coreRoutes, toHex, toJsonValue, type ConsensusMachine, type Evidence} from "@careledger/core"
 import type {TimeoutRecord} from "../node/driver.js"
-import {method, type RpcNamespace} from "./method.js"
-import {params} from "./params.js"
+import {serve, type RpcNamespace} from "./method.js"
 
 /** What consensus_ reads of the node: the machine's status, recent timeouts and evidence. */
 export interface ConsensusRpcDeps {
@@ -13,31 +11,27 @@ export interface ConsensusRpcDeps {
 
 export function consensusMethods(node: ConsensusRpcDeps): RpcNamespace {
   return {
-    consensus_status: method(params({}), {
-      permission: "read",
-      summary: "height, round, step and proposer being decided, recent timeouts and equivocation evidence",
-      handler: (): ConsensusStatus => {
-        const status = node.machine.status
-        return {
-          height: status.height,
-          round: status.round,
-          step: status.step,
-          proposer: toHex(node.machine.proposerOf(status.height, status.round)),
-          validator: status.isValidator,
-          validators: status.validators,
-          lastTimeouts: node.timeouts.map((t) => ({height: t.height, round: t.round, step: t.step, at: t.at})),
-          evidence: node.evidence.map((e) =>
-            toJsonValue({
-              validator: e.validator,
-              height: e.height,
-              round: e.round,
-              kind: e.kind,
-              first: e.first.signature,
-              second: e.second.signature,
-            }),
-          ),
-        }
-      },
+    consensus_status: serve(coreRoutes.consensus_status, () => {
+      const status = node.machine.status
+      return {
+        height: status.height,
+        round: status.round,
+        step: status.step,
+        proposer: toHex(node.machine.proposerOf(status.height, status.round)),
+        validator: status.isValidator,
+        validators: status.validators,
+        lastTimeouts: node.timeouts.map((t) => ({height: t.height, round: t.round, step: t.step, at: t.at})),
+        evidence: node.evidence.map((e) =>
+          toJsonValue({
+            validator: e.validator,
+            height: e.height,
+            round: e.round,
+            kind: e.kind,
+            first: e.first.signature,
+            second: e.second.signature,
+          }),
+        ),
+      }
     }),
   }
 }

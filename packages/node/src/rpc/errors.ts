@@ -1,12 +1,12 @@
-import {CareLedgerError, isCareLedgerError} from "@careledger/core"
-import {RpcErrorCodes, toJsonValue, type JsonValue} from "@careledger/client"
+import {ApiErrorCode, CareLedgerError, RpcErrorCodes, isCareLedgerError, toJsonValue, type JsonValue} from "@careledger/core"
 
 /** Failures of the RPC layer itself (requests, auth, lookups); each maps to one JSON-RPC code. */
 export enum RpcErrorCode {
   PARSE = "RPC_ERROR_PARSE",
   INVALID_REQUEST = "RPC_ERROR_INVALID_REQUEST",
   METHOD_NOT_FOUND = "RPC_ERROR_METHOD_NOT_FOUND",
-  INVALID_PARAMS = "RPC_ERROR_INVALID_PARAMS",
+  /** The same code core's route parsers throw with. */
+  INVALID_PARAMS = ApiErrorCode.INVALID_PARAMS,
   INTERNAL = "RPC_ERROR_INTERNAL",
   REQUEST_TOO_LARGE = "RPC_ERROR_REQUEST_TOO_LARGE",
   BATCH_TOO_LARGE = "RPC_ERROR_BATCH_TOO_LARGE",

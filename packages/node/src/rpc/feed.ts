@@ -1,6 +1,6 @@
-import type {ChainHead, SubscriptionTopic} from "@careledger/client"
+import type {ChainHeadJson, SubscriptionTopic} from "@careledger/core"
 
-export type HeadEvent = ChainHead & {txs: number}
+export type HeadEvent = ChainHeadJson & {txs: number}
 export type HeadListener = (head: HeadEvent) => void
 
 /** Fan-out of chain events to WebSocket subscribers; the node publishes, the RPC server listens. */

@@ -1,4 +1,4 @@
-import type {Permission} from "@careledger/client"
+import type {Permission, Route} from "@careledger/core"
 import {RpcErrorCode, RpcServerError} from "./errors.js"
 import type {ParamsParser} from "./params.js"
 
@@ -45,6 +45,14 @@ export function method<P, R>(parse: ParamsParser<P>, spec: RpcMethodSpec<P, R>):
       return await spec.handler(parse(raw), call)
     },
   }
+}
+
+/**
+ * Implements a route declared in core (`coreRoutes`): its parser, permission and summary come from
+ * the declaration, and the handler must return the route's result type.
+ */
+export function serve<P, R>(route: Route<P, R>, handler: (params: P, call: CallContext) => Promise<R> | R): RpcMethod {
+  return method(route.params, {permission: route.permission, summary: route.summary, handler})
 }
 
 /** One namespace module's methods, keyed by full method name (`chain_head`). */

@@ -1,9 +1,7 @@
-import type {NodeInfo} from "@careledger/client"
-import type {HospitalRecord, PrivateKey, ChainStore} from "@careledger/core"
+import {coreRoutes, type ChainStore, type HospitalRecord, type PrivateKey} from "@careledger/core"
 import type {NetworkHost} from "@careledger/network"
 import {NODE_VERSION} from "../node/version.js"
-import {method, type RpcNamespace} from "./method.js"
-import {params} from "./params.js"
+import {serve, type RpcNamespace} from "./method.js"
 
 /** What node_ reads of the node: who it is, its role, addresses, height and whether it is syncing. */
 export interface NodeRpcDeps {
@@ -18,21 +16,17 @@ export interface NodeRpcDeps {
 
 export function nodeMethods(node: NodeRpcDeps): RpcNamespace {
   return {
-    node_info: method(params({}), {
-      permission: "read",
-      summary: "who this node is: chain, key, peer ID, hospital, role, addresses, height",
-      handler: (): NodeInfo => ({
-        chainId: node.chainId,
-        nodeKey: node.key.id,
-        peerId: node.key.peerId,
-        hospital: node.knownHospitals.find((h) => h.key === node.key.id)?.id ?? null,
-        validator: node.isValidator,
-        observer: !node.isValidator,
-        version: NODE_VERSION,
-        listenAddrs: node.network.addresses(),
-        height: node.store.head().height,
-        syncing: node.syncing,
-      }),
-    }),
+    node_info: serve(coreRoutes.node_info, () => ({
+      chainId: node.chainId,
+      nodeKey: node.key.id,
+      peerId: node.key.peerId,
+      hospital: node.knownHospitals.find((h) => h.key === node.key.id)?.id ?? null,
+      validator: node.isValidator,
+      observer: !node.isValidator,
+      version: NODE_VERSION,
+      listenAddrs: node.network.addresses(),
+      height: node.store.head().height,
+      syncing: node.syncing,
+    })),
   }
 }

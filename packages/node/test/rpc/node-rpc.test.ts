@@ -4,11 +4,14 @@ import {mkdtempSync, rmSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {CareLedgerClient, RpcError, RpcErrorCodes} from "@careledger/client"
+import {coreRoutes} from "@careledger/core"
 import {defaultConfig} from "../../src/config/index.js"
 import {buildGenesis, writeGenesisFile} from "../../src/genesis/index.js"
 import {loadOrCreateNodeKey} from "../../src/keystore/index.js"
 import {silentLogger} from "../../src/logger/index.js"
 import {CareLedgerNode} from "../../src/node/index.js"
+import {coreNamespaces} from "../../src/rpc/core.js"
+import {joinNamespaces} from "../../src/rpc/index.js"
 
 async function post(url: string, body: string): Promise<{status: number; json: {error?: {code: number; message: string}} | {error?: {code: number}}[]}> {
   const res = await fetch(url, {method: "POST", headers: {"content-type": "application/json"}, body})
@@ -71,6 +74,23 @@ describe("rpc of an in-process node", function () {
       }
     }
     expect((await client.head()).height).to.be.a("number")
+  })
+
+  it("serves every core route as declared once in core: its permission, summary and params parser", async () => {
+    const served = joinNamespaces(...coreNamespaces(node))
+    for (const [name, route] of Object.entries(coreRoutes)) {
+      const method = served.get(name)
+      expect(method, name).to.not.equal(undefined)
+      expect(method!.permission, name).to.equal(route.permission)
+      expect(method!.summary, name).to.equal(route.summary)
+    }
+    // The declared parser is what refuses bad params, named by the param.
+    const bad = (await client.request("chain_getNonce", {account: "zz"}).catch((err: unknown) => err)) as RpcError
+    expect(bad.code).to.equal(RpcErrorCodes.INVALID_PARAMS)
+    expect(bad.data?.param).to.equal("account")
+    // The typed client call takes the route's params and returns its result.
+    const nonce = await client.call("chain_getNonce", {account: node.key.id})
+    expect(nonce).to.deep.equal({account: node.key.id, nonce: 0})
   })
 
   it("records each method's latency in careledger_rpc_request_duration_seconds", async () => {

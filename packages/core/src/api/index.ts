@@ -1,0 +1,5 @@
+export * from "./errors.js"
+export * from "./params.js"
+export * from "./types.js"
+export * from "./routes.js"
+export * from "./json.js"

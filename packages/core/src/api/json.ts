@@ -1,0 +1,68 @@
+/** Core values as the JSON the API carries (bytes as lowercase hex); the node answers with these. */
+import {toHex} from "../encoding/index.js"
+import type {Block, BlockHeader, CommitCertificate, MerkleStep, Transaction} from "../index.js"
+import type {BlockJson, CommitJson, HeaderJson, JsonValue, MerkleStepJson, TxJson} from "./types.js"
+
+/** Converts a decoded canonical value to JSON, byte strings becoming hex. */
+export function toJsonValue(value: unknown): JsonValue {
+  if (value === null || value === undefined) return null
+  if (value instanceof Uint8Array) return toHex(value)
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value
+  if (Array.isArray(value)) return value.map(toJsonValue)
+  if (typeof value === "object") {
+    const out: {[key: string]: JsonValue} = {}
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) out[key] = toJsonValue(item)
+    return out
+  }
+  return null
+}
+
+export function commitToJson(cert: CommitCertificate): CommitJson {
+  return {
+    height: cert.height,
+    round: cert.round,
+    blockHash: toHex(cert.blockHash),
+    signatures: cert.signatures.map((s) => ({validator: toHex(s.validator), signature: toHex(s.signature)})),
+  }
+}
+
+export function headerToJson(h: Readonly<BlockHeader>): HeaderJson {
+  return {
+    chainId: h.chainId,
+    height: h.height,
+    round: h.round,
+    parentHash: toHex(h.parentHash),
+    timestamp: h.timestamp,
+    proposer: toHex(h.proposer),
+    txRoot: toHex(h.txRoot),
+    stateRoot: toHex(h.stateRoot),
+    validatorsHash: toHex(h.validatorsHash),
+    lastCommit: h.lastCommit === null ? null : commitToJson(h.lastCommit),
+  }
+}
+
+export function txToJson(tx: Transaction): TxJson {
+  return {
+    hash: tx.hashHex(),
+    chainId: tx.chainId,
+    type: tx.type,
+    sender: toHex(tx.sender),
+    nonce: tx.nonce,
+    payload: toJsonValue(tx.payload),
+    signature: toHex(tx.signature),
+    raw: toHex(tx.serialize()),
+  }
+}
+
+export function blockToJson(block: Block, commit: CommitCertificate | null): BlockJson {
+  return {
+    hash: block.hashHex(),
+    header: headerToJson(block.header),
+    txs: block.txs.map(txToJson),
+    commit: commit === null ? null : commitToJson(commit),
+  }
+}
+
+export function merklePathToJson(path: readonly MerkleStep[]): MerkleStepJson[] {
+  return path.map((step) => ({side: step.side, hash: toHex(step.hash)}))
+}
