@@ -3,7 +3,6 @@ import {createServer as createTlsServer} from "node:https"
 import type {AddressInfo} from "node:net"
 import type {Duplex} from "node:stream"
 import {randomBytes} from "node:crypto"
-import {readFileSync} from "node:fs"
 import {WebSocketServer, type WebSocket} from "ws"
 import type {Logger} from "pino"
 import type {SubscriptionTopic} from "@careledger/core"
@@ -12,7 +11,9 @@ import {FailureLimiter, TokenStore, readPrivateFile} from "./auth.js"
 import {RpcErrorCode, RpcServerError, toJsonRpcError, type JsonRpcErrorObject} from "./errors.js"
 import type {HeadFeed} from "./feed.js"
 import {permits, type CallContext, type Permission, type RpcMethod} from "./method.js"
-import {allowedHostNames, hostName, isLoopback, originName, type RpcServerOptions} from "./options.js"
+import {BrowserGuard} from "./browser.js"
+import {STATUS_TEXT, isJsonContentType, nestedDeeperThan, readBody, readPublicFile, send} from "./http.js"
+import {isLoopback, type RpcServerOptions} from "./options.js"
 
 type JsonRpcId = string | number | null
 
@@ -60,16 +61,14 @@ export class RpcServer {
   private server: Server | null = null
   private wss: WebSocketServer | null = null
   private readonly sessions = new Set<SocketSession>()
-  private readonly hosts: ReadonlySet<string> | "any"
-  private readonly origins: ReadonlySet<string> | "any"
+  private readonly guard: BrowserGuard
   private readonly tls: {cert: Buffer; key: Buffer} | null
 
   constructor(options: RpcServerOptions, deps: RpcServerDeps) {
     this.options = options
     this.deps = deps
     this.tokens = options.tokensFile === null ? null : TokenStore.fromFile(options.tokensFile)
-    this.hosts = allowedHostNames(options)
-    this.origins = options.corsOrigins.includes("*") ? "any" : new Set(options.corsOrigins.map(originName))
+    this.guard = new BrowserGuard(options)
     if ((options.tlsCert === null) !== (options.tlsKey === null)) {
       throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, "TLS needs both a certificate (--rpc-tls-cert) and its key (--rpc-tls-key)")
     }
@@ -157,51 +156,18 @@ export class RpcServer {
     return {permission: entry.permission}
   }
 
-  /**
-   * The browser checks every request passes before anything else: a `Host` on the allow-list (DNS
-   * rebinding names the attacker's domain) and, when the caller is a page, an allowed `Origin`.
-   */
-  private screen(req: IncomingMessage): {status: number; error: RpcServerError} | null {
-    const host = req.headers.host
-    if (this.hosts !== "any" && (host === undefined || !this.hosts.has(hostName(host)))) {
-      return {status: 403, error: new RpcServerError(RpcErrorCode.HOST_NOT_ALLOWED, `host ${JSON.stringify(host ?? "")} is not on this node's RPC host allow-list`)}
-    }
-    const origin = req.headers.origin
-    if (origin !== undefined && !this.originAllowed(origin)) {
-      return {status: 403, error: new RpcServerError(RpcErrorCode.ORIGIN_NOT_ALLOWED, `origin ${JSON.stringify(origin)} is not allowed to call this node`)}
-    }
-    return null
-  }
-
-  private originAllowed(origin: string): boolean {
-    return this.origins === "any" || this.origins.has(originName(origin))
-  }
-
-  /** CORS headers for an allowed cross-origin caller; none at all when no origin is configured. */
-  private corsHeaders(req: IncomingMessage): Record<string, string> {
-    const origin = req.headers.origin
-    if (origin === undefined || !this.originAllowed(origin)) return {}
-    return {"access-control-allow-origin": origin, vary: "Origin"}
-  }
-
   private async onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const address = req.socket.remoteAddress ?? "unknown"
-    const screened = this.screen(req)
+    const screened = this.guard.screen(req.headers)
     if (screened !== null) {
       this.deps.observer?.request("(refused)", "error")
       this.refuse(req, res, screened.status, screened.error)
       return
     }
-    const cors = this.corsHeaders(req)
+    const cors = this.guard.corsHeaders(req.headers)
     if (req.method === "OPTIONS") {
-      // A preflight from an allowed origin: say what a cross-origin call may send.
       req.resume()
-      const preflight = Object.keys(cors).length === 0 ? {} : {
-        "access-control-allow-methods": "POST",
-        "access-control-allow-headers": "content-type, authorization",
-        "access-control-max-age": "600",
-      }
-      res.writeHead(204, {...cors, ...preflight, allow: "POST, OPTIONS"}).end()
+      res.writeHead(204, {...this.guard.preflightHeaders(req.headers), allow: "POST, OPTIONS"}).end()
       return
     }
     if (req.method !== "POST") {
@@ -251,7 +217,7 @@ export class RpcServer {
     const address = req.socket.remoteAddress ?? "unknown"
     const inUrl = new URL(req.url ?? "/", "http://localhost").searchParams.has("token")
     const refusal =
-      this.screen(req) ??
+      this.guard.screen(req.headers) ??
       (inUrl ? {status: 400, error: new RpcServerError(RpcErrorCode.TOKEN_IN_URL, "send the token in an Authorization header, never in a URL")} : null)
     const auth = refusal ?? this.authenticate(address, req.headers.authorization)
     if ("error" in auth) {
@@ -390,73 +356,4 @@ export class RpcServer {
 
 function errorResponse(id: JsonRpcId, err: unknown): JsonRpcResponse {
   return {jsonrpc: "2.0", id, error: toJsonRpcError(err)}
-}
-
-/** True when `value` nests arrays or objects more than `limit` deep; iterative, so any depth is safe to check. */
-function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: {value: unknown; depth: number}[] = [{value, depth: 1}]
-  while (stack.length > 0) {
-    const {value: current, depth} = stack.pop()!
-    if (current === null || typeof current !== "object") continue
-    if (depth > limit) return true
-    for (const child of Array.isArray(current) ? current : Object.values(current)) stack.push({value: child, depth: depth + 1})
-  }
-  return false
-}
-
-const STATUS_TEXT: Readonly<Record<number, string>> = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}
-
-/** True for `application/json`, with or without parameters such as a charset. */
-function isJsonContentType(header: string | undefined): boolean {
-  return header !== undefined && header.split(";")[0]!.trim().toLowerCase() === "application/json"
-}
-
-/** A PEM file anyone may read (a certificate); a missing or unreadable one stops the node at start. */
-function readPublicFile(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path)
-  } catch (err) {
-    throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, `cannot read the ${what} ${path}: ${(err as Error).message}`, {path})
-  }
-}
-
-function send(res: ServerResponse, status: number, payload: unknown, close = false, extra: Record<string, string> = {}): void {
-  const body = JSON.stringify(payload)
-  const headers: Record<string, string | number> = {...extra, "content-type": "application/json", "content-length": Buffer.byteLength(body)}
-  if (close) headers.connection = "close"
-  res.writeHead(status, headers).end(body)
-}
-
-type BodyRead = {kind: "body"; text: string} | {kind: "too-large"} | {kind: "aborted"}
-
-/**
- * Reads a body of at most `limit` bytes. A larger one is read to its end and discarded, so the
- * client has finished sending when it gets the 413 and the close cannot reset its connection (a
- * reset discards an unread answer on the client's side). Past `drainLimit` (declared or sent) the
- * answer comes at once and the connection closes: such a client may see a reset instead.
- */
-function readBody(req: IncomingMessage, limit: number, drainLimit: number): Promise<BodyRead> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let settled = false
-    const settle = (value: BodyRead): void => {
-      if (settled) return
-      settled = true
-      resolve(value)
-    }
-    if (Number(req.headers["content-length"] ?? "0") > drainLimit) {
-      settle({kind: "too-large"})
-      return
-    }
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= limit) chunks.push(chunk)
-      else if (size > drainLimit) settle({kind: "too-large"})
-      else chunks.length = 0
-    })
-    req.on("end", () => settle(size > limit ? {kind: "too-large"} : {kind: "body", text: Buffer.concat(chunks).toString("utf8")}))
-    req.on("error", () => settle({kind: "aborted"}))
-    req.on("close", () => settle({kind: "aborted"}))
-  })
 }
