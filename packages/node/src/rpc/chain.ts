@@ -29,6 +29,8 @@ export interface ChainRpcDeps {
   nextNonce(account: string): Promise<number>
 }
 
+/** The longest a chain_waitForTx call is held open is declared with the route, in core. */
+export {MAX_TX_WAIT_MS} from "@careledger/core"
 /** Most chain_waitForTx calls held open at once; more are refused as rate limited. */
 export const MAX_TX_WAITERS = 4096
 
