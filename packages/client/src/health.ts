@@ -29,6 +29,9 @@ import {
 } from "@careledger/core"
 import type {Hex, JsonValue, TxSubmitted} from "./api.js"
 import {TxSender} from "./txs.js"
+import {ClientError, ClientErrorCode} from "./errors.js"
+
+const FINALITY_POLL_MS = 250
 
 export const SALT_LENGTH = 32
 
@@ -236,6 +239,8 @@ export class HealthClient {
   constructor(
     private readonly rpc: RpcCaller,
     readonly chainId: string,
+    /** How long `wait: true` calls wait for finality. */
+    private readonly finalityTimeoutMs = 60_000,
   ) {}
 
   private async call<M extends HealthMethodName>(method: M, params: HealthRpcMethods[M]["params"]): Promise<HealthRpcMethods[M]["result"]> {
@@ -271,6 +276,25 @@ export class HealthClient {
     }
   }
 
+  /**
+   * Sends a transaction of `key` with `tx_send`, the one way every transaction reaches a node, and
+   * with `wait` polls `chain_getTx` until it is final (bounded by `finalityTimeoutMs`).
+   */
+  private async send(key: PrivateKey, build: (nonce: number) => Transaction, wait: boolean): Promise<TxSubmitted & {final: boolean}> {
+    return this.withTx(key, async (nonce) => {
+      const tx = build(nonce)
+      const {hash} = (await this.rpc.request("tx_send", {tx: toHex(tx.serialize())})) as TxSubmitted
+      if (!wait) return {hash, final: false}
+      const deadline = Date.now() + this.finalityTimeoutMs
+      for (;;) {
+        const found = (await this.rpc.request("chain_getTx", {hash})) as {status: string} | null
+        if (found?.status === "final") return {hash, final: true}
+        if (Date.now() > deadline) throw new ClientError(ClientErrorCode.TIMEOUT, `transaction ${hash} not final within ${this.finalityTimeoutMs} ms`)
+        await new Promise((resolve) => setTimeout(resolve, FINALITY_POLL_MS))
+      }
+    })
+  }
+
   /** A provider stores a new record (or a new version of one) at their hospital's node. */
   async putRecord(
     provider: PrivateKey,
@@ -300,22 +324,18 @@ export class HealthClient {
     patient: PrivateKey,
     args: {grantee: ConsentGrantee; scope: ConsentScope; purposes: Purpose[]; expiresAt: number; wait?: boolean},
   ): Promise<TxSubmitted & {consentId: string; final: boolean}> {
-    return this.withTx(patient, (nonce) =>
-      this.call("consent_grant", {tx: toHex(buildConsentGrant({...args, chainId: this.chainId, nonce}, patient).serialize()), wait: args.wait ?? true}),
-    )
+    const sent = await this.send(patient, (nonce) => buildConsentGrant({...args, chainId: this.chainId, nonce}, patient), args.wait ?? true)
+    // A consent's id is its grant transaction's hash.
+    return {...sent, consentId: sent.hash}
   }
 
   async revokeConsent(patient: PrivateKey, args: {consentId: string; wait?: boolean}): Promise<TxSubmitted & {final: boolean}> {
-    return this.withTx(patient, (nonce) =>
-      this.call("consent_revoke", {tx: toHex(buildConsentRevoke({...args, chainId: this.chainId, nonce}, patient).serialize()), wait: args.wait ?? true}),
-    )
+    return this.send(patient, (nonce) => buildConsentRevoke({...args, chainId: this.chainId, nonce}, patient), args.wait ?? true)
   }
 
   /** The patient (or the custodian with a legal basis) erases a record everywhere. */
   async eraseRecord(signer: PrivateKey, args: {recordId: string; legalBasis?: string | null; wait?: boolean}): Promise<TxSubmitted & {final: boolean}> {
-    return this.withTx(signer, (nonce) =>
-      this.call("record_erase", {tx: toHex(buildRecordErase({...args, chainId: this.chainId, nonce}, signer).serialize()), wait: args.wait ?? true}),
-    )
+    return this.send(signer, (nonce) => buildRecordErase({...args, chainId: this.chainId, nonce}, signer), args.wait ?? true)
   }
 
   /** One page of the patient's trail (newest first); follow `next` for older entries. */
@@ -362,24 +382,18 @@ export class HealthClient {
 
   /** A researcher pre-registers a trial protocol (its hash goes on chain, the document stays with them). */
   async registerTrial(researcher: PrivateKey, args: {trialId: string; protocol: Uint8Array | string; wait?: boolean}): Promise<TxSubmitted & {final: boolean}> {
-    return this.withTx(researcher, (nonce) =>
-      this.call("trial_register", {tx: toHex(buildTrialRegister({...args, chainId: this.chainId, nonce}, researcher).serialize()), wait: args.wait ?? true}),
-    )
+    return this.send(researcher, (nonce) => buildTrialRegister({...args, chainId: this.chainId, nonce}, researcher), args.wait ?? true)
   }
 
   async amendTrial(researcher: PrivateKey, args: {trialId: string; protocol: Uint8Array | string; wait?: boolean}): Promise<TxSubmitted & {final: boolean}> {
-    return this.withTx(researcher, (nonce) =>
-      this.call("trial_amend", {tx: toHex(buildTrialAmend({...args, chainId: this.chainId, nonce}, researcher).serialize()), wait: args.wait ?? true}),
-    )
+    return this.send(researcher, (nonce) => buildTrialAmend({...args, chainId: this.chainId, nonce}, researcher), args.wait ?? true)
   }
 
   async publishTrialResult(
     researcher: PrivateKey,
     args: {trialId: string; results: Uint8Array | string; dataset?: Uint8Array | string | null; wait?: boolean},
   ): Promise<TxSubmitted & {final: boolean}> {
-    return this.withTx(researcher, (nonce) =>
-      this.call("trial_result", {tx: toHex(buildTrialResult({...args, chainId: this.chainId, nonce}, researcher).serialize()), wait: args.wait ?? true}),
-    )
+    return this.send(researcher, (nonce) => buildTrialResult({...args, chainId: this.chainId, nonce}, researcher), args.wait ?? true)
   }
 
   async verifyTrial(args: {trialId: string; protocol?: string; results?: string; dataset?: string}): Promise<TrialVerifyResult> {

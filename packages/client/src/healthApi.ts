@@ -124,16 +124,12 @@ export interface HealthRpcMethods {
   record_get: {params: {request: ReadRequestJson}; result: RecordGetResult}
   record_verify: {params: {recordId: string; resource: FhirResource; salt: Hex; version?: number}; result: RecordVerifyResult}
   record_history: {params: {recordId: string}; result: RecordHistoryResult}
-  record_erase: {params: {tx: Hex; wait?: boolean} | {recordId: string; legalBasis: string; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  consent_grant: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {consentId: string; final: boolean}}
-  consent_revoke: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
+  /** A custodian erasure signed by this node's key (admin); a patient's erasure is a record.erase sent with tx_send. */
+  record_erase: {params: {recordId: string; legalBasis: string; wait?: boolean}; result: TxSubmitted & {final: boolean}}
   consent_list: {params: {patient?: Hex; grantee?: Hex; hospital?: string}; result: ConsentJson[]}
   consent_check: {params: {recordId: string; reader: Hex; purpose: string; breakGlassReason?: string}; result: ConsentCheckResult}
   audit_trail: {params: {request?: AuditRequestJson; recordId?: string; cursor?: string; limit?: number}; result: AuditPage}
   audit_export: {params: {request: AuditRequestJson}; result: JsonValue}
-  trial_register: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  trial_amend: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  trial_result: {params: {tx: Hex; wait?: boolean}; result: TxSubmitted & {final: boolean}}
   trial_verify: {
     params: {trialId: string; protocol?: string; protocolHash?: Hex; results?: string; resultsHash?: Hex; dataset?: string; datasetHash?: Hex}
     result: TrialVerifyResult

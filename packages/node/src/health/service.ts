@@ -187,15 +187,6 @@ export class HealthService {
     return tx as Transaction<T>
   }
 
-  private async submitAndMaybeWait(tx: Transaction, wait: boolean): Promise<Submitted> {
-    await this.deps.ledger.submit(tx)
-    const hash = tx.hashHex()
-    if (!wait) return {hash, final: false}
-    const final = await this.deps.ledger.waitFinal(hash, this.finalityTimeoutMs)
-    if (!final) throw new HealthError(HealthErrorCode.NOT_FINAL, `transaction ${hash} was not final within ${this.finalityTimeoutMs} ms`, {hash})
-    return {hash, final}
-  }
-
   // ------------------------------------------------------------------------------------------
   // Records
 
@@ -301,14 +292,6 @@ export class HealthService {
     }
   }
 
-  /** record_erase: submits the patient's (or custodian's) erase; the vault is shredded when it is final. */
-  async erase(params: {tx: string; wait?: boolean}): Promise<Submitted> {
-    const tx = this.decodeTx(params.tx, TxType.RecordErase)
-    const submitted = await this.submitAndMaybeWait(tx, params.wait ?? false)
-    if (submitted.final) await this.applyErasure(tx.payload.recordId)
-    return submitted
-  }
-
   /** The custodian erases under a stated legal basis, signing with the node key (serialised with its access logs). */
   async eraseAsCustodian(params: {recordId: string; legalBasis: string; wait?: boolean}): Promise<Submitted> {
     const record = await this.finalizedRecord(params.recordId)
@@ -352,16 +335,6 @@ export class HealthService {
 
   // ------------------------------------------------------------------------------------------
   // Consent
-
-  async grantConsent(params: {tx: string; wait?: boolean}): Promise<Submitted & {consentId: string}> {
-    const tx = this.decodeTx(params.tx, TxType.ConsentGrant)
-    const submitted = await this.submitAndMaybeWait(tx, params.wait ?? false)
-    return {...submitted, consentId: submitted.hash}
-  }
-
-  async revokeConsent(params: {tx: string; wait?: boolean}): Promise<Submitted> {
-    return this.submitAndMaybeWait(this.decodeTx(params.tx, TxType.ConsentRevoke), params.wait ?? false)
-  }
 
   async listConsents(filter: {patient?: string; grantee?: string; hospital?: string}): Promise<ConsentJson[]> {
     if (filter.patient === undefined && filter.grantee === undefined && filter.hospital === undefined) {
@@ -431,10 +404,6 @@ export class HealthService {
 
   // ------------------------------------------------------------------------------------------
   // Trials
-
-  async trialTx(kind: TxType.TrialRegister | TxType.TrialAmend | TxType.TrialResult, params: {tx: string; wait?: boolean}): Promise<Submitted> {
-    return this.submitAndMaybeWait(this.decodeTx(params.tx, kind), params.wait ?? false)
-  }
 
   /** trial_verify: which protocol version a document matches, and whether it was registered before the results. */
   async verifyTrial(params: TrialVerifyParams): Promise<TrialVerifyResult> {

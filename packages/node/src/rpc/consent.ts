@@ -1,23 +1,12 @@
-/** consent_ namespace: patient-signed grants and revocations, listing and checking (see docs/rpc.md). */
+/** consent_ namespace: listing and checking consents (grants and revocations are transactions sent with tx_send; see docs/rpc.md). */
 import type {HealthService} from "../health/service.js"
 import {method, type RpcNamespace} from "./method.js"
 import {p, params} from "./params.js"
-import {RECORD_ID, txHex} from "./record.js"
-
 import {PURPOSES} from "@careledger/core"
+import {RECORD_ID} from "./record.js"
 
 export function consentNamespace(health: HealthService): RpcNamespace {
   return {
-    consent_grant: method(params({tx: txHex(), wait: p.optional(p.bool())}), {
-      permission: "submit",
-      summary: "Submit a patient-signed consent.grant; its consent id is the transaction hash",
-      handler: (args) => health.grantConsent(args),
-    }),
-    consent_revoke: method(params({tx: txHex(), wait: p.optional(p.bool())}), {
-      permission: "submit",
-      summary: "Submit a patient-signed consent.revoke",
-      handler: (args) => health.revokeConsent(args),
-    }),
     consent_list: method(
       params({patient: p.optional(p.hex({bytes: 32})), grantee: p.optional(p.hex({bytes: 32})), hospital: p.optional(p.string({min: 1, max: 32}))}),
       {

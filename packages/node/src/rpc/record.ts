@@ -19,7 +19,7 @@ export function jsonObject(): Parser<Record<string, unknown>> {
 }
 
 /** A signed transaction in its canonical bytes, hex. */
-export const txHex = (): Parser<string> => p.hex({maxBytes: 64 * 1024})
+const txHex = (): Parser<string> => p.hex({maxBytes: 64 * 1024})
 
 export function recordNamespace(health: HealthService): RpcNamespace {
   return {
@@ -48,20 +48,15 @@ export function recordNamespace(health: HealthService): RpcNamespace {
     }),
     record_erase: method(
       params({
-        tx: p.optional(txHex()),
-        recordId: p.optional(p.string({min: 1, max: 64, pattern: RECORD_ID})),
-        legalBasis: p.optional(p.string({min: 1, max: 256})),
+        recordId: p.string({min: 1, max: 64, pattern: RECORD_ID}),
+        legalBasis: p.string({min: 1, max: 256}),
         wait: p.optional(p.bool()),
       }),
       {
         permission: "submit",
         summary:
-          "Submit a record.erase signed by the patient (tx), or have this custodian node sign one under a stated legal basis (recordId + legalBasis, admin); once final every node shreds its copy",
-        handler: ({tx, recordId, legalBasis, wait}, call) => {
-          if (tx !== undefined) return health.erase({tx, wait})
-          if (recordId === undefined || legalBasis === undefined) {
-            throw new RpcServerError(RpcErrorCode.INVALID_PARAMS, "give a signed tx, or recordId and legalBasis", {param: "tx"})
-          }
+          "Have this custodian node sign a record.erase under a stated legal basis (admin); a patient's own erasure is a record.erase sent with tx_send. Once final the custodian shreds the record",
+        handler: ({recordId, legalBasis, wait}, call) => {
           // The node key signs for the hospital, so only the operator may ask for it.
           if (!permits(call.permission, "admin")) throw new RpcServerError(RpcErrorCode.PERMISSION, "a custodian erasure needs an admin token")
           return health.eraseAsCustodian({recordId, legalBasis, wait})

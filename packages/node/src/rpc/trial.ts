@@ -1,32 +1,15 @@
-/** trial_ namespace: clinical-trial registration, amendments, results and verification (see docs/rpc.md). */
-import {TxType} from "@careledger/core"
+/** trial_ namespace: verification of clinical-trial documents (registrations, amendments and results are transactions sent with tx_send; see docs/rpc.md). */
+import {RECORD_ID_PATTERN} from "@careledger/core"
 import type {HealthService} from "../health/service.js"
 import {method, type RpcNamespace} from "./method.js"
 import {p, params} from "./params.js"
-import {txHex} from "./record.js"
 
-const TRIAL_ID = /^[A-Za-z0-9._-]{1,64}$/
+/** Trial ids follow the same rule as record ids. */
+const TRIAL_ID = RECORD_ID_PATTERN
 const MAX_DOCUMENT = 1024 * 1024
 
 export function trialNamespace(health: HealthService): RpcNamespace {
-  const submit = (type: TxType.TrialRegister | TxType.TrialAmend | TxType.TrialResult) => (args: {tx: string; wait?: boolean}) =>
-    health.trialTx(type, args)
   return {
-    trial_register: method(params({tx: txHex(), wait: p.optional(p.bool())}), {
-      permission: "submit",
-      summary: "Submit a researcher-signed trial.register (protocol hash pre-registration)",
-      handler: submit(TxType.TrialRegister),
-    }),
-    trial_amend: method(params({tx: txHex(), wait: p.optional(p.bool())}), {
-      permission: "submit",
-      summary: "Submit a trial.amend (a new protocol version; earlier ones stay)",
-      handler: submit(TxType.TrialAmend),
-    }),
-    trial_result: method(params({tx: txHex(), wait: p.optional(p.bool())}), {
-      permission: "submit",
-      summary: "Submit a trial.result (results and dataset hashes)",
-      handler: submit(TxType.TrialResult),
-    }),
     trial_verify: method(
       params({
         trialId: p.string({min: 1, max: 64, pattern: TRIAL_ID}),

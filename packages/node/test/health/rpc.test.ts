@@ -11,6 +11,7 @@ import {recordNamespace} from "../../src/rpc/record.js"
 import {consentNamespace} from "../../src/rpc/consent.js"
 import {auditNamespace} from "../../src/rpc/audit.js"
 import {trialNamespace} from "../../src/rpc/trial.js"
+import {txMethods} from "../../src/rpc/tx.js"
 import {silentLogger} from "../../src/logger/index.js"
 import {healthCommand} from "../../src/cli/commands/health.js"
 import {writeKeyFile} from "../../src/keystore/index.js"
@@ -61,6 +62,13 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
           summary: "next nonce",
           handler: async ({account}) => ({account, nonce: await getNextNonce(chain.state, account)}),
         }),
+        // This chain finalizes each transaction as it is submitted, so a known hash is final.
+        chain_getTx: method(params({hash: p.hex({bytes: 32})}), {
+          permission: "read",
+          summary: "finality of a transaction",
+          handler: async ({hash}) => ((await chain.ledger().isFinal(hash)) ? {status: "final"} : null),
+        }),
+        ...txMethods({submitTx: async (tx) => (await chain.submit(tx), tx.hashHex())}),
       }
       const server = new RpcServer(
         {...defaultRpcServerOptions, port: 0},
@@ -144,6 +152,10 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
       "HEALTH_ERROR_RECORD_ERASED",
     )
     expect((await clientB.verifyRecord({recordId: "obs-rpc", resource: observation(), salt: put.salt})).valid).to.equal(true)
+    // Signed transactions have one way in (tx_send): no method repeats it with a wait.
+    for (const name of ["consent_grant", "consent_revoke", "trial_register", "trial_amend", "trial_result"]) {
+      expect((await rpcFailure(rawB.request(name, {tx: "00"}))).code, name).to.equal(RpcErrorCodes.METHOD_NOT_FOUND)
+    }
   })
 
   it("refuses malformed params before any handler runs", async () => {
