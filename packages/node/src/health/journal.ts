@@ -7,15 +7,9 @@
  */
 import {MempoolErrorCode, Transaction, TxErrorCode, isCareLedgerError, type TxType} from "@careledger/core"
 import type {NodeSigner, SignNext} from "../node/signer.js"
-import type {HealthLedger} from "./ledger.js"
+import type {HealthLedger, HealthLogger} from "./ledger.js"
 import type {Vault} from "./vault.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
-
-export interface JournalLogger {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
 
 /** Most access-log entries waiting for finality; past it reads are refused until some finalize. */
 export const MAX_PENDING_ENTRIES = 10_000
@@ -26,7 +20,7 @@ export class NodeTxJournal {
   private pendingCount = 0
 
   /** `signer` is the node's one signer of the node key, so these transactions never take a nonce another one took. */
-  constructor(private readonly deps: {ledger: HealthLedger; vault: Vault; signer: NodeSigner; logger?: JournalLogger}) {}
+  constructor(private readonly deps: {ledger: HealthLedger; vault: Vault; signer: NodeSigner; logger?: HealthLogger}) {}
 
   /**
    * Signs and submits with the node key. With `durable`, the transaction is journalled (synced)

@@ -23,6 +23,13 @@ import {
   type Transaction,
 } from "@careledger/core"
 
+/** The one logger shape the health parts use (the node's pino logger satisfies it). */
+export interface HealthLogger {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
 export interface LedgerRecord {
   recordId: string
   /** Hex public key of the patient. */

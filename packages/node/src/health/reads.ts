@@ -28,12 +28,7 @@ import type {RequestVerifier} from "./request.js"
 import type {NodeTxJournal} from "./journal.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
 import {decodeExchangeResponse, encodeExchangeResponse, type ExchangeResponse} from "./exchange.js"
-import type {HealthLedger, LedgerRecord, LedgerRecordVersion, RecordExchangeClient} from "./ledger.js"
-
-export interface ReadLogger {
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
+import type {HealthLedger, HealthLogger, LedgerRecord, LedgerRecordVersion, RecordExchangeClient} from "./ledger.js"
 
 const ANCHOR_CATCH_UP_TRIES = 25
 const ANCHOR_CATCH_UP_MS = 200
@@ -88,7 +83,7 @@ export class ReadPath {
       verifier: RequestVerifier
       journal: NodeTxJournal
       exchange?: RecordExchangeClient
-      logger?: ReadLogger
+      logger?: HealthLogger
       verifyForwardedAssertion?: (jwt: string) => ReaderGrant
     },
   ) {}

@@ -43,7 +43,9 @@ import {verifyTrial, type TrialVerifyParams} from "./trials.js"
 import {ReadPath, type ReaderGrant} from "./reads.js"
 
 export type {ReaderGrant} from "./reads.js"
-import type {HealthLedger, LedgerAccessEntry, LedgerConsent, LedgerRecord, RecordExchangeClient} from "./ledger.js"
+import type {HealthLedger, HealthLogger, LedgerAccessEntry, LedgerConsent, LedgerRecord, RecordExchangeClient} from "./ledger.js"
+
+export type {HealthLogger} from "./ledger.js"
 
 export interface HealthServiceOptions {
   /** This node's hospital id. */
@@ -56,12 +58,6 @@ export interface HealthServiceOptions {
   replayCacheEntries?: number
   /** A stored version whose anchor is not final this long after it was written is removed (default 10 minutes). */
   unanchoredGraceMs?: number
-}
-
-export interface HealthLogger {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
 }
 
 export interface HealthServiceDeps {

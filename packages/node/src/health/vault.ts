@@ -18,6 +18,7 @@ import {join} from "node:path"
 import {ClassicLevel} from "classic-level"
 import {decode, encode, fromHex, isRecordId, toHex, utf8} from "@careledger/core"
 import {VaultError, VaultErrorCode} from "./errors.js"
+import type {HealthLogger} from "./ledger.js"
 
 const KEY_LENGTH = 32
 const IV_LENGTH = 12
@@ -36,11 +37,6 @@ type VaultArea = "custody"
 export interface VaultOptions {
   /** The node's data directory; the vault uses `vault.key` and `vault/` inside it. */
   datadir: string
-}
-
-export interface VaultLogger {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
 }
 
 function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
@@ -116,7 +112,7 @@ export class Vault {
 
   constructor(
     options: VaultOptions,
-    private readonly deps: {logger?: VaultLogger} = {},
+    private readonly deps: {logger?: HealthLogger} = {},
   ) {
     this.root = join(options.datadir, "vault")
     this.keyPath = join(options.datadir, "vault.key")
