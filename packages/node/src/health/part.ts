@@ -42,8 +42,6 @@ export interface HealthPartOptions {
   dataDir: string
   requestFreshnessMs?: number
   finalityTimeoutMs?: number
-  /** Most unexpired signed requests remembered against replay (refused beyond). */
-  replayCacheEntries?: number
 }
 
 export class HealthPart {
@@ -97,7 +95,6 @@ export class HealthPart {
         hospital: hospitalOf(host.key.id) ?? "",
         requestFreshnessMs: this.options.requestFreshnessMs,
         finalityTimeoutMs: this.options.finalityTimeoutMs,
-        replayCacheEntries: this.options.replayCacheEntries,
       },
       {
         ledger,

@@ -54,8 +54,6 @@ export interface HealthServiceOptions {
   requestFreshnessMs?: number
   /** How long `wait: true` calls wait for finality (default 30 s). */
   finalityTimeoutMs?: number
-  /** Most unexpired signed requests remembered against replay (default 100 000; refused beyond). */
-  replayCacheEntries?: number
   /** A stored version whose anchor is not final this long after it was written is removed (default 10 minutes). */
   unanchoredGraceMs?: number
 }
@@ -115,7 +113,6 @@ export class HealthService {
     this.verifier = new RequestVerifier({
       chainId: deps.ledger.chainId,
       freshnessMs: options.requestFreshnessMs,
-      maxReplayEntries: options.replayCacheEntries,
       now: this.now,
     })
     const signer = deps.signer ?? new NodeSigner({chainId: deps.ledger.chainId, key: deps.nodeKey, nextNonce: (account) => deps.ledger.nextNonce(account)})
