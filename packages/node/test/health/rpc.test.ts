@@ -68,7 +68,14 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
           summary: "finality of a transaction",
           handler: async ({hash}) => ((await chain.ledger().isFinal(hash)) ? {status: "final"} : null),
         }),
-        ...txMethods({submitTx: async (tx) => (await chain.submit(tx), tx.hashHex())}),
+        ...txMethods({
+          submitTx: async (tx) => (await chain.submit(tx), tx.hashHex()),
+          submitTxs: async (txs) => {
+            const out: Array<{hash: string} | {error: unknown}> = []
+            for (const tx of txs) out.push(await chain.submit(tx).then(() => ({hash: tx.hashHex()}), (error: unknown) => ({error})))
+            return out
+          },
+        }),
       }
       const server = new RpcServer(
         {...defaultRpcServerOptions, port: 0},
