@@ -28,7 +28,7 @@ import {
   type ReadRequestJson,
 } from "@careledger/core"
 import type {Hex, JsonValue, TxSubmitted} from "./api.js"
-import {TxSender} from "./txs.js"
+import {TxSender, whenSynced} from "./txs.js"
 import {ClientError, ClientErrorCode} from "./errors.js"
 
 const FINALITY_POLL_MS = 250
@@ -283,7 +283,7 @@ export class HealthClient {
   private async send(key: PrivateKey, build: (nonce: number) => Transaction, wait: boolean): Promise<TxSubmitted & {final: boolean}> {
     return this.withTx(key, async (nonce) => {
       const tx = build(nonce)
-      const {hash} = (await this.rpc.request("tx_send", {tx: toHex(tx.serialize())})) as TxSubmitted
+      const {hash} = (await whenSynced(() => this.rpc.request("tx_send", {tx: toHex(tx.serialize())}))) as TxSubmitted
       if (!wait) return {hash, final: false}
       const deadline = Date.now() + this.finalityTimeoutMs
       for (;;) {
@@ -302,7 +302,8 @@ export class HealthClient {
   ): Promise<RecordPutResult & {salt: Uint8Array}> {
     return this.withTx(provider, async (nonce) => {
       const {tx, salt} = buildRecordAnchor({...args, chainId: this.chainId, nonce}, provider)
-      const result = await this.call("record_put", {resource: args.resource, salt: toHex(salt), anchorTx: toHex(tx.serialize()), wait: args.wait ?? true})
+      const put = {resource: args.resource, salt: toHex(salt), anchorTx: toHex(tx.serialize()), wait: args.wait ?? true}
+      const result = await whenSynced(() => this.call("record_put", put))
       return {...result, salt}
     })
   }
@@ -316,8 +317,8 @@ export class HealthClient {
     args: {recordId: string; purpose: Purpose; custodian?: string; version?: number; breakGlassReason?: string},
   ): Promise<RecordGetResult> {
     const custodian = args.custodian ?? (await this.recordHistory(args.recordId)).custodian
-    const request = signReadRequest({...args, custodian, chainId: this.chainId}, reader)
-    return this.call("record_get", {request: readRequestToJson(request)})
+    // A custodian that is catching up cannot queue the access log yet; a fresh request (each is usable once) after a pause.
+    return whenSynced(() => this.call("record_get", {request: readRequestToJson(signReadRequest({...args, custodian, chainId: this.chainId}, reader))}))
   }
 
   async grantConsent(

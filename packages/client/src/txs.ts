@@ -11,8 +11,30 @@ import {
   type ValidatorVotePayload,
 } from "@careledger/core"
 import type {CareLedgerClient} from "./client.js"
+import {RpcError} from "./errors.js"
 
 /** What a TxSender needs of the node: the chain id and an account's next nonce (and, to send, tx_send). */
+/** How long a submission waits for a node that answers it is catching up (NODE_ERROR_SYNCING). */
+const SYNC_RETRY_MS = 500
+const SYNC_RETRIES = 60
+
+/**
+ * Runs a submission, and runs it again (bounded) while the node says it is catching up with its
+ * peers: the same signed transaction is valid once the node is in sync, as the error says.
+ */
+export async function whenSynced<R>(submit: () => Promise<R>): Promise<R> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await submit()
+    } catch (err) {
+      // Also when the node relays a custodian's answer that it is catching up (a read's access log waits for it).
+      const syncing = err instanceof RpcError && (err.domainCode === "NODE_ERROR_SYNCING" || err.data?.custodianCode === "NODE_ERROR_SYNCING")
+      if (!syncing || attempt >= SYNC_RETRIES) throw err
+      await new Promise((resolve) => setTimeout(resolve, SYNC_RETRY_MS))
+    }
+  }
+}
+
 export interface TxNode {
   nodeInfo(): Promise<{chainId: string}>
   getNonce(account: string): Promise<number>
@@ -57,7 +79,8 @@ export class TxSender {
     const tx = await this.build(type, payload)
     try {
       if (this.client.sendTx === undefined) throw new TypeError("this sender's node client cannot send transactions")
-      const {hash} = await this.client.sendTx(tx)
+      const sendTx = this.client.sendTx.bind(this.client)
+      const {hash} = await whenSynced(() => sendTx(tx))
       return {hash, tx}
     } catch (err) {
       this.resync()

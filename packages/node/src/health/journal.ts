@@ -87,6 +87,11 @@ export class NodeTxJournal {
         await this.deps.ledger.submit(again).catch((e: Error) => this.deps.logger?.warn({tx: again.hashHex(), err: e.message}, "re-signed access log not queued yet"))
         return
       }
+      if (code === undefined || !code.startsWith("TX_ERROR_")) {
+        // Not a verdict on the entry (the node is catching up, its pool is full, ...): it stays journalled for the next block.
+        this.deps.logger?.warn({tx: hash, code, err: (err as Error).message}, "a journalled access log is not queued yet")
+        return
+      }
       // The chain will never take it (e.g. older than the access-log age bound): keep evidence of that in the node's log.
       this.deps.logger?.error({tx: hash, code, err: (err as Error).message, payload: tx.payload}, "a journalled access log can no longer be logged on chain")
       await this.forget(hash)
