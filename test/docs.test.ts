@@ -124,8 +124,7 @@ describe("documentation, run as written (multi-process, one devnet with the demo
         "npm run sim -- --seeds N --validators K",
         "npm run bench",
         "npm run bench:devnet",
-        // Opt-in suites, each with its own test: the fault suite and the hospital add/remove procedure.
-        "npm run test:faults",
+        // The opt-in hospital add/remove procedure (test/operations.test.ts).
         "npm run test:operations",
       ].sort(),
     )

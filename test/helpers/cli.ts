@@ -25,16 +25,20 @@ export class CliDevnet {
     return this.text
   }
 
-  /** The RPC URL of each hospital, once the devnet printed all `count` of them. */
-  urls(count: number): Promise<Map<string, string>> {
-    return eventually(
-      async () => {
-        const found = [...this.text.matchAll(/^\s+(hosp-\d+)\s+rpc (http:\/\/127\.0\.0\.1:\d+)/gm)].map((m) => [m[1]!, m[2]!] as const)
-        return found.length === count ? new Map(found) : undefined
-      },
-      `${count} RPC URLs printed`,
-      300_000,
-    )
+  /** The RPC URL of each hospital, once the devnet printed all `count` of them (it builds first). */
+  async urls(count: number): Promise<Map<string, string>> {
+    try {
+      return await eventually(
+        async () => {
+          const found = [...this.text.matchAll(/^\s+(hosp-\d+)\s+rpc (http:\/\/127\.0\.0\.1:\d+)/gm)].map((m) => [m[1]!, m[2]!] as const)
+          return found.length === count ? new Map(found) : undefined
+        },
+        `${count} RPC URLs printed`,
+        600_000,
+      )
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; the devnet printed:\n${this.text.slice(-2000)}`)
+    }
   }
 
   /** Ctrl-C: SIGINT to the process group; waits for the process to exit. */
