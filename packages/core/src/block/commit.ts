@@ -24,6 +24,11 @@ export function precommitSigningBytes(chainId: string, height: number, round: nu
   return concatBytes(PRECOMMIT_DOMAIN, encode([chainId, height, round, blockHash]))
 }
 
+/** Most validators of n that may be faulty while safety holds (f < n/3); f + 1 of them include an honest one. */
+export function maxFaulty(n: number): number {
+  return Math.floor((n - 1) / 3)
+}
+
 /** Smallest number of validators that is more than 2/3 of n. */
 export function quorumSize(n: number): number {
   return Math.floor((2 * n) / 3) + 1

@@ -16,6 +16,7 @@ import {
   genesisBlock,
   genesisExecution,
   listHospitals,
+  maxFaulty,
   parseGenesis,
   peerIdOf,
   stateMempoolChecks,
@@ -95,6 +96,7 @@ export class CareLedgerNode implements Startable {
   /** The parts started so far, in start order; stop() walks it backwards. */
   private readonly running: {name: string; part: Startable}[] = []
   private hospitals: HospitalRecord[] = []
+  private validatorPeerCache: {height: number; peers: ReadonlySet<string>} | null = null
   private started = false
   private stopping = false
 
@@ -198,13 +200,31 @@ export class CareLedgerNode implements Startable {
     return counts
   }
 
-  /** How far the best finalized height a peer announced is above ours. */
+  /**
+   * How far above ours is the highest finalized height that more validators announce than can be
+   * faulty (f + 1 of n): one member, or any observer, announcing a chain it does not have cannot
+   * make this node refuse submissions.
+   */
   blocksBehind(): number {
     if (this.storeRef === null || this.hostRef === null) return 0
     const local = this.store.head().height
-    let best = local
-    for (const status of this.network.peerStatuses().values()) best = Math.max(best, status.finalizedHeight)
-    return best - local
+    const validators = this.validatorPeers()
+    const heights: number[] = []
+    for (const [peerId, status] of this.network.peerStatuses()) {
+      if (validators.has(peerId)) heights.push(status.finalizedHeight)
+    }
+    heights.sort((a, b) => b - a)
+    const vouched = heights[maxFaulty(validators.size)] ?? local
+    return Math.max(0, vouched - local)
+  }
+
+  /** Peer ids of the current validators, recomputed only when the set changes (this runs on every submission). */
+  private validatorPeers(): ReadonlySet<string> {
+    const height = this.store.head().height
+    if (this.validatorPeerCache?.height !== height) {
+      this.validatorPeerCache = {height, peers: new Set(this.store.validators().map((key) => peerIdOf(key)))}
+    }
+    return this.validatorPeerCache.peers
   }
 
   get syncing(): boolean {

@@ -238,7 +238,51 @@ describe("node/node (in-process)", function () {
     }
   })
 
-  it("refuses transactions with -32016 and says it is syncing while a peer shows it is behind", async () => {
+  it("is not held back by one member announcing a chain it does not have, only by more validators than can be faulty", async () => {
+    // Four validators: this node (hosp-a) and three whose hosts the test drives; f = 1.
+    const others = [PrivateKey.generate(), PrivateKey.generate(), PrivateKey.generate()]
+    const config = singleValidatorConfig(dir)
+    const validatorKey = loadOrCreateNodeKey(dir).key
+    writeGenesisFile(
+      config.genesis,
+      buildGenesis({
+        chainId: "inproc",
+        hospitals: [validatorKey, ...others].map((key, i) => ({id: `hosp-${i}`, name: `Hospital ${i}`, key: key.id, validator: true})),
+        blockIntervalMs: 200,
+      }),
+    )
+    node = new CareLedgerNode(config, {logger: silentLogger()})
+    await node.start()
+    const client = new CareLedgerClient({url: node.rpcUrl!})
+    const sender = PrivateKey.generate()
+    const tx = (nonce: number): string =>
+      toHex(Transaction.sign({chainId: "inproc", type: TxType.TrialRegister, nonce, payload: {trialId: `trial-${nonce}`, protocolHash: new Uint8Array(32)}}, sender).serialize())
+    const running = node
+    const liar = observerHost(running, validatorKey, others[0]!, 1_000_000)
+    const second = observerHost(running, validatorKey, others[1]!, 1_000_000)
+    try {
+      await liar.start()
+      await until("the node to hear the lying validator's status", async () => (running.network.peerStatuses().has(others[0]!.peerId) ? true : undefined))
+      // One validator alone may be the faulty one: the node keeps taking submissions.
+      expect(running.blocksBehind()).to.equal(0)
+      expect(await client.request("tx_send", {tx: tx(0)}).then(() => 0, (err: {code?: number}) => err.code ?? 0)).to.not.equal(-32016)
+      // A second validator vouches for the height: more than f say so, so this node is behind.
+      await second.start()
+      await until("the node to hear the second validator's status", async () => (running.network.peerStatuses().has(others[1]!.peerId) ? true : undefined))
+      const info = await until("node_info to say it is syncing", async () => {
+        const reply = (await client.request("node_info")) as {syncing: boolean}
+        return reply.syncing ? reply : undefined
+      })
+      expect(info.syncing).to.equal(true)
+      expect(await rpcCode(client.request("tx_send", {tx: tx(1)}))).to.equal(-32016)
+      expect(await rpcCode(client.request("tx_sendBatch", {txs: [tx(1), tx(2)]}))).to.equal(-32016)
+    } finally {
+      await liar.stop()
+      await second.stop()
+    }
+  })
+
+  it("is not held back by an observer hospital announcing a chain far ahead", async () => {
     const {config, validatorKey, observerKey} = validatorWithObserver(dir)
     node = new CareLedgerNode(config, {logger: silentLogger()})
     await node.start()
@@ -246,24 +290,15 @@ describe("node/node (in-process)", function () {
     const sender = PrivateKey.generate()
     const tx = (nonce: number): string =>
       toHex(Transaction.sign({chainId: "inproc", type: TxType.TrialRegister, nonce, payload: {trialId: `trial-${nonce}`, protocolHash: new Uint8Array(32)}}, sender).serialize())
-    // In step with its peers (it has none yet) the node takes submissions; the state decides on them.
-    const before = await client.request("tx_send", {tx: tx(0)}).then(
-      () => 0,
-      (err: {code?: number}) => err.code ?? 0,
-    )
-    expect(before).to.not.equal(-32016)
-    // A member announces a chain far ahead and serves none of it: this node knows it is behind.
-    const ahead = observerHost(node, validatorKey, observerKey, 1_000_000)
+    const running = node
+    // An observer announces a chain far ahead and serves none of it; only validators vouch for heights.
+    const ahead = observerHost(running, validatorKey, observerKey, 1_000_000)
     try {
       await ahead.start()
-      const info = await until("node_info to say it is syncing", async () => {
-        const reply = (await client.request("node_info")) as {syncing: boolean}
-        return reply.syncing ? reply : undefined
-      })
-      expect(info.syncing).to.equal(true)
-      const refused = await rpcCode(client.request("tx_send", {tx: tx(1)}))
-      expect(refused).to.equal(-32016)
-      expect(await rpcCode(client.request("tx_sendBatch", {txs: [tx(1), tx(2)]}))).to.equal(-32016)
+      await until("the node to hear the observer's status", async () => (running.network.peerStatuses().has(observerKey.peerId) ? true : undefined))
+      expect(running.blocksBehind()).to.equal(0)
+      // The state decides on the transaction (its sender is not enrolled), not the sync check.
+      expect(await rpcCode(client.request("tx_send", {tx: tx(0)}))).to.not.equal(-32016)
     } finally {
       await ahead.stop()
     }
