@@ -1,23 +1,11 @@
-import type {MempoolOptions, ConsensusOptions} from "@careledger/core"
+import type {MempoolOptions} from "@careledger/core"
 import type {NetworkOptions} from "@careledger/network"
+import type {ConsensusDriverOptions} from "./driver.js"
 
 /** Tuning below the operator's config: the sum of the subsystems' own options. */
-export interface NodeTuning {
+export interface NodeTuning extends Omit<ConsensusDriverOptions, "chainId"> {
   mempool: Partial<MempoolOptions>
-  consensus: Partial<ConsensusOptions>
   network: Partial<Omit<NetworkOptions, "chainId" | "listen" | "bootstrap" | "members" | "observers" | "observer">>
-  /** Most transactions and bytes a proposer puts in one block. */
-  maxBlockTxs: number
-  maxBlockBytes: number
-  /** How often the node asks peers for their status when it has not committed for a while. */
-  statusPollMs: number
-  /** Least time between two sync requests prompted by consensus messages of later heights. */
-  syncRequestIntervalMs: number
-  /** Round timeouts without a finalized block before the node warns that the chain is stalled (and again as often). */
-  stallWarningRounds: number
-  /** Timeouts and evidence kept for consensus_status. */
-  keepTimeouts: number
-  keepEvidence: number
 }
 
 export const defaultNodeTuning: NodeTuning = {
