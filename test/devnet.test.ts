@@ -47,7 +47,9 @@ describe("careledger devnet (multi-process)", function () {
     const urls = await eventually(async () => {
       const found = [...devnet.output().matchAll(/rpc (http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]!)
       return found.length === 4 ? found : undefined
-    }, "four RPC URLs printed")
+    }, "four RPC URLs printed").catch((err: Error) => {
+      throw new Error(`${err.message}; the devnet printed:\n${devnet.output().slice(-4000)}`)
+    })
     // Each node's FHIR base URL is printed beside its RPC URL and answers its CapabilityStatement.
     const fhirUrls = [...devnet.output().matchAll(/fhir (http:\/\/127\.0\.0\.1:\d+\/fhir)/g)].map((m) => m[1]!)
     expect(fhirUrls).to.have.length(4)
