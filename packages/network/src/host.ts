@@ -1,3 +1,4 @@
+/** Over 400 lines as one file because the libp2p node's lifecycle and gossipsub (configuration, scoring, validation, publishing) share one libp2p instance; request/response lives in reqresp/service.ts, peers and dialing in peers.ts. */
 import {createLibp2p, type Libp2p} from "libp2p"
 import {tcp} from "@libp2p/tcp"
 import {noise} from "@libp2p/noise"

@@ -3,6 +3,8 @@
  * endpoint, and read/vread/create/update/search over the health service's records, Consent and
  * AuditEvent searches over finalized chain state. Every answer that is not a resource is an
  * OperationOutcome with the HTTP status FHIR prescribes (OAuth errors at the token endpoint excepted).
+ * Over 400 lines as one file because it is one routing table, each interaction's handler beside the
+ * route it serves; token checks live in auth.ts and the CapabilityStatement in capability.ts.
  */
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from "node:http"
 import type {AddressInfo} from "node:net"
