@@ -94,6 +94,12 @@ function observerHost(node: CareLedgerNode, validatorKey: PrivateKey, observerKe
   )
 }
 
+/** Hex trial registrations signed by `sender`, by nonce: a transaction any node can decode and check. */
+function trialTxs(sender: PrivateKey): (nonce: number) => string {
+  return (nonce) =>
+    toHex(Transaction.sign({chainId: "inproc", type: TxType.TrialRegister, nonce, payload: {trialId: `trial-${nonce}`, protocolHash: new Uint8Array(32)}}, sender).serialize())
+}
+
 /** The JSON-RPC error code a call is refused with (fails the test when it succeeds). */
 async function rpcCode(call: Promise<unknown>): Promise<number> {
   try {
@@ -254,9 +260,7 @@ describe("node/node (in-process)", function () {
     node = new CareLedgerNode(config, {logger: silentLogger()})
     await node.start()
     const client = new CareLedgerClient({url: node.rpcUrl!})
-    const sender = PrivateKey.generate()
-    const tx = (nonce: number): string =>
-      toHex(Transaction.sign({chainId: "inproc", type: TxType.TrialRegister, nonce, payload: {trialId: `trial-${nonce}`, protocolHash: new Uint8Array(32)}}, sender).serialize())
+    const tx = trialTxs(PrivateKey.generate())
     const running = node
     const liar = observerHost(running, validatorKey, others[0]!, 1_000_000)
     const second = observerHost(running, validatorKey, others[1]!, 1_000_000)
@@ -287,9 +291,7 @@ describe("node/node (in-process)", function () {
     node = new CareLedgerNode(config, {logger: silentLogger()})
     await node.start()
     const client = new CareLedgerClient({url: node.rpcUrl!})
-    const sender = PrivateKey.generate()
-    const tx = (nonce: number): string =>
-      toHex(Transaction.sign({chainId: "inproc", type: TxType.TrialRegister, nonce, payload: {trialId: `trial-${nonce}`, protocolHash: new Uint8Array(32)}}, sender).serialize())
+    const tx = trialTxs(PrivateKey.generate())
     const running = node
     // An observer announces a chain far ahead and serves none of it; only validators vouch for heights.
     const ahead = observerHost(running, validatorKey, observerKey, 1_000_000)
