@@ -19,6 +19,7 @@ import {FhirApiError, FhirApiErrorCode, operationOutcome} from "./errors.js"
 import {TokenStore, allows, grantable, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
 import {capabilityStatement, smartConfiguration} from "./capability.js"
 import {defaultFhirServerOptions, type FhirServerOptions} from "./options.js"
+import {closeHttpServer} from "../rpc/http.js"
 
 /** Record types this endpoint stores and serves (the CapabilityStatement lists exactly these). */
 export const FHIR_RECORD_TYPES = [
@@ -181,8 +182,7 @@ export class FhirServer {
     const server = this.server
     if (server === null) return
     this.server = null
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await closeHttpServer(server)
   }
 
   // ---------------------------------------------------------------------------------------------

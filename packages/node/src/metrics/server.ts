@@ -4,6 +4,7 @@ import type {Logger} from "pino"
 import type {NodeMetrics} from "./metrics.js"
 
 import type {MetricsServerOptions} from "./options.js"
+import {closeHttpServer} from "../rpc/http.js"
 
 /** What /health and /ready look at. */
 export interface HealthProbe {
@@ -93,8 +94,7 @@ export class MetricsServer {
     const server = this.server
     if (server === null) return
     this.server = null
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await closeHttpServer(server)
   }
 
   get port(): number {

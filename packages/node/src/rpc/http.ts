@@ -1,6 +1,6 @@
 /** HTTP plumbing of the RPC server: bounded body reading, answers, and request checks on raw values. */
 import {readFileSync} from "node:fs"
-import type {IncomingMessage, ServerResponse} from "node:http"
+import type {IncomingMessage, Server, ServerResponse} from "node:http"
 import {NodeConfigError, NodeConfigErrorCode} from "../config/errors.js"
 
 /** True when `value` nests arrays or objects more than `limit` deep; iterative, so any depth is safe to check. */
@@ -70,4 +70,10 @@ export function readBody(req: IncomingMessage, limit: number, drainLimit: number
     req.on("error", () => settle({kind: "aborted"}))
     req.on("close", () => settle({kind: "aborted"}))
   })
+}
+
+/** Drops every open connection (keep-alive ones included) and resolves once the server has closed. */
+export async function closeHttpServer(server: Server): Promise<void> {
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
 }

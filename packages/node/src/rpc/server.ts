@@ -12,7 +12,7 @@ import {RpcErrorCode, RpcServerError, toJsonRpcError, type JsonRpcErrorObject} f
 import type {HeadFeed} from "./feed.js"
 import {permits, type CallContext, type Permission, type RpcMethod} from "./method.js"
 import {BrowserGuard} from "./browser.js"
-import {STATUS_TEXT, isJsonContentType, nestedDeeperThan, readBody, readPublicFile, send} from "./http.js"
+import {STATUS_TEXT, closeHttpServer, isJsonContentType, nestedDeeperThan, readBody, readPublicFile, send} from "./http.js"
 import {isLoopback, type RpcServerOptions} from "./options.js"
 
 type JsonRpcId = string | number | null
@@ -119,8 +119,7 @@ export class RpcServer {
     this.sessions.clear()
     this.wss?.close()
     this.wss = null
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await closeHttpServer(server)
   }
 
   get port(): number {

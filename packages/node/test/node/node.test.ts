@@ -56,22 +56,24 @@ function nodeConfig(dir: string, genesis: ReturnType<typeof buildGenesis>): Node
   }
 }
 
-/** This node's hospital A plus one more hospital (key `other`), as a validator or not. */
-function twoHospitalConfig(dir: string, other: PrivateKey, otherValidates: boolean): {config: NodeConfig; validatorKey: PrivateKey} {
+/** This node's hospital A (a validator) plus hospitals O, P, ... with the given keys, each a validator or not. */
+function hospitalsConfig(dir: string, others: {key: PrivateKey; validator: boolean}[]): {config: NodeConfig; validatorKey: PrivateKey} {
   const config = singleValidatorConfig(dir)
   const validatorKey = loadOrCreateNodeKey(dir).key
+  const hospitals = others.map(({key, validator}, i) => {
+    const letter = String.fromCharCode(111 + i)
+    return {id: `hosp-${letter}`, name: `Hospital ${letter.toUpperCase()}`, key: key.id, validator}
+  })
   writeGenesisFile(
     config.genesis,
-    buildGenesis({
-      chainId: "inproc",
-      hospitals: [
-        {id: "hosp-a", name: "Hospital A", key: validatorKey.id, validator: true},
-        {id: "hosp-o", name: "Hospital O", key: other.id, validator: otherValidates},
-      ],
-      blockIntervalMs: 200,
-    }),
+    buildGenesis({chainId: "inproc", hospitals: [{id: "hosp-a", name: "Hospital A", key: validatorKey.id, validator: true}, ...hospitals], blockIntervalMs: 200}),
   )
   return {config, validatorKey}
+}
+
+/** This node's hospital A plus one more hospital (key `other`), as a validator or not. */
+function twoHospitalConfig(dir: string, other: PrivateKey, otherValidates: boolean): {config: NodeConfig; validatorKey: PrivateKey} {
+  return hospitalsConfig(dir, [{key: other, validator: otherValidates}])
 }
 
 /** The single validator plus an admitted observer hospital, whose key the test drives through its own NetworkHost. */
@@ -247,16 +249,7 @@ describe("node/node (in-process)", function () {
   it("is not held back by one member announcing a chain it does not have, only by more validators than can be faulty", async () => {
     // Four validators: this node (hosp-a) and three whose hosts the test drives; f = 1.
     const others = [PrivateKey.generate(), PrivateKey.generate(), PrivateKey.generate()]
-    const config = singleValidatorConfig(dir)
-    const validatorKey = loadOrCreateNodeKey(dir).key
-    writeGenesisFile(
-      config.genesis,
-      buildGenesis({
-        chainId: "inproc",
-        hospitals: [validatorKey, ...others].map((key, i) => ({id: `hosp-${i}`, name: `Hospital ${i}`, key: key.id, validator: true})),
-        blockIntervalMs: 200,
-      }),
-    )
+    const {config, validatorKey} = hospitalsConfig(dir, others.map((key) => ({key, validator: true})))
     node = new CareLedgerNode(config, {logger: silentLogger()})
     await node.start()
     const client = new CareLedgerClient({url: node.rpcUrl!})
