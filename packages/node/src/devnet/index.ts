@@ -48,17 +48,45 @@ export interface PrepareOptions {
   emptyBlocks?: boolean
 }
 
-/** Asks the OS for a free loopback port (released at once, so the node can bind it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolvePort(port))
-    })
-  })
+/** Ports this process has handed out, so two nodes of one devnet never get the same one (bounded). */
+const handedOut = new Set<number>()
+const MAX_HANDED_OUT = 4096
+const PORT_TRIES = 256
+
+/**
+ * The kernel's ephemeral range. Outgoing connections take their local port from it, so a port
+ * reserved there could be taken by any dial (a node dialing a peer that is not up yet) before the
+ * node that was given it binds it.
+ */
+export function ephemeralPortRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number)
+    if (Number.isInteger(low) && Number.isInteger(high) && low! <= high!) return [low!, high!]
+  } catch {
+    // Not Linux: fall through to the Linux default.
+  }
+  return [32768, 60999]
+}
+
+/**
+ * A free loopback port outside the ephemeral range, not handed out before by this process. It is
+ * checked free and released at once, so the node can bind it; being outside the ephemeral range,
+ * no outgoing connection can take it in between.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = ephemeralPortRange()
+  // The larger of the two ranges outside the ephemeral one (above 10000, clear of common services).
+  const below: [number, number] = [10_000, low - 1]
+  const above: [number, number] = [high + 1, 65_535]
+  const [from, to] = below[1] - below[0] >= above[1] - above[0] ? below : above
+  for (let attempt = 0; attempt < PORT_TRIES; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1))
+    if (handedOut.has(port) || !(await portFree(port))) continue
+    if (handedOut.size >= MAX_HANDED_OUT) handedOut.delete(handedOut.values().next().value!)
+    handedOut.add(port)
+    return port
+  }
+  throw new Error(`no free loopback port in ${from}-${to} after ${PORT_TRIES} tries`)
 }
 
 /** Whether `port` can be bound on loopback right now. */
