@@ -68,7 +68,8 @@ export function validateFhirResource(value: unknown): FhirResource {
 // Checks a FHIR server makes beyond structure: required value-set bindings, id and date formats,
 // narrative safety. The code lists are the spec's own (valuesets.json), so no terminology server.
 
-type CodeLists = Map<string, {path: string[]; codes: Set<string>; valueSet: string}[]>
+/** Element path (`Observation.status`, `Identifier.use`, `Timing.repeat.when`) to the codes its required binding allows. */
+type CodeLists = Map<string, {codes: Set<string>; valueSet: string}>
 
 let requiredBindings: CodeLists | undefined
 
@@ -108,7 +109,12 @@ function expand(url: string, valueSets: Map<string, ValueSetLike>, codeSystems: 
   return codes.size > 0 ? codes : undefined
 }
 
-/** Required bindings on `code` elements of every resource type, indexed once (about 0.2 s). */
+/**
+ * Required bindings on `code` elements of every resource and datatype (Identifier.use,
+ * ContactPoint.system, Quantity.comparator, Narrative.status, ...), indexed once by element path
+ * (about 0.2 s). Value sets defined by a filter or by an external code system (mime types,
+ * currencies, languages) have no fixed list here and are left to structure validation.
+ */
 function loadRequiredBindings(): CodeLists {
   if (requiredBindings !== undefined) return requiredBindings
   const valueSets = new Map<string, ValueSetLike>()
@@ -122,40 +128,43 @@ function loadRequiredBindings(): CodeLists {
     }
   }
   const lists: CodeLists = new Map()
-  const profiles = readJson("fhir/r4/profiles-resources.json") as {
-    entry: {resource: {resourceType: string; kind?: string; type?: string; derivation?: string; snapshot?: {element: SnapshotElement[]}}}[]
-  }
-  for (const {resource: sd} of profiles.entry) {
-    if (sd.resourceType !== "StructureDefinition" || sd.kind !== "resource" || sd.derivation === "constraint" || sd.type === undefined) continue
-    const entries: {path: string[]; codes: Set<string>; valueSet: string}[] = []
+  for (const sd of structureDefinitions()) {
+    if (sd.derivation === "constraint") continue
     for (const el of sd.snapshot?.element ?? []) {
       if (el.binding?.strength !== "required" || el.binding.valueSet === undefined) continue
       if (el.type?.length !== 1 || el.type[0]!.code !== "code" || el.path.includes("[x]")) continue
       const url = el.binding.valueSet.split("|")[0]!
       const codes = expand(url, valueSets, codeSystems)
-      if (codes !== undefined) entries.push({path: el.path.split(".").slice(1), codes, valueSet: url})
+      if (codes !== undefined) lists.set(el.path, {codes, valueSet: url})
     }
-    lists.set(sd.type, entries)
   }
   requiredBindings = lists
   return lists
+}
+
+interface StructureDefinitionLike {
+  resourceType: string
+  id?: string
+  type?: string
+  derivation?: string
+  snapshot?: {element: SnapshotElement[]}
+}
+
+/** The R4 StructureDefinitions of resources and datatypes. */
+function structureDefinitions(): StructureDefinitionLike[] {
+  const out: StructureDefinitionLike[] = []
+  for (const file of ["fhir/r4/profiles-resources.json", "fhir/r4/profiles-types.json"]) {
+    for (const {resource} of (readJson(file) as {entry: {resource: StructureDefinitionLike}[]}).entry) {
+      if (resource.resourceType === "StructureDefinition") out.push(resource)
+    }
+  }
+  return out
 }
 
 interface SnapshotElement {
   path: string
   type?: {code: string}[]
   binding?: {strength?: string; valueSet?: string}
-}
-
-/** Values at a dotted path (arrays flattened), with their FHIRPath-like location for messages. */
-function valuesAt(node: unknown, path: string[], where: string): {value: unknown; where: string}[] {
-  if (path.length === 0) return [{value: node, where}]
-  if (node === null || typeof node !== "object") return []
-  const [head, ...rest] = path
-  const child = (node as Record<string, unknown>)[head!]
-  if (child === undefined) return []
-  if (Array.isArray(child)) return child.flatMap((c, i) => valuesAt(c, rest, `${where}.${head}[${i}]`))
-  return valuesAt(child, rest, `${where}.${head}`)
 }
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/
@@ -206,21 +215,21 @@ let elementKinds: Map<string, ElementKind> | undefined
 function loadElementKinds(): Map<string, ElementKind> {
   if (elementKinds !== undefined) return elementKinds
   const map = new Map<string, ElementKind>()
+  const definitions = structureDefinitions()
+  // A constrained datatype (SimpleQuantity, MoneyQuantity) has its base type's elements.
+  const base = new Map(definitions.filter((sd) => sd.derivation === "constraint" && sd.id !== undefined && sd.type !== undefined).map((sd) => [sd.id!, sd.type!]))
   const note = (path: string, code: string): void => {
     if (code === "date" || code === "dateTime" || code === "instant" || code === "base64Binary") map.set(path, code)
-    else if (/^[A-Z]/.test(code) && code !== "BackboneElement" && code !== "Element" && code !== "Resource") map.set(path, {datatype: code})
+    else if (/^[A-Z]/.test(code) && code !== "BackboneElement" && code !== "Element" && code !== "Resource") map.set(path, {datatype: base.get(code) ?? code})
   }
-  for (const file of ["fhir/r4/profiles-resources.json", "fhir/r4/profiles-types.json"]) {
-    const bundle = readJson(file) as {entry: {resource: {resourceType: string; derivation?: string; snapshot?: {element: SnapshotElement[]}}}[]}
-    for (const {resource: sd} of bundle.entry) {
-      if (sd.resourceType !== "StructureDefinition" || sd.derivation === "constraint") continue
-      for (const el of sd.snapshot?.element ?? []) {
-        const types = el.type?.map((t) => t.code) ?? []
-        if (el.path.endsWith("[x]")) {
-          for (const t of types) note(`${el.path.slice(0, -3)}${t[0]!.toUpperCase()}${t.slice(1)}`, t)
-        } else if (types.length === 1) {
-          note(el.path, types[0]!)
-        }
+  for (const sd of definitions) {
+    if (sd.derivation === "constraint") continue
+    for (const el of sd.snapshot?.element ?? []) {
+      const types = el.type?.map((t) => t.code) ?? []
+      if (el.path.endsWith("[x]")) {
+        for (const t of types) note(`${el.path.slice(0, -3)}${t[0]!.toUpperCase()}${t.slice(1)}`, t)
+      } else if (types.length === 1) {
+        note(el.path, types[0]!)
       }
     }
   }
@@ -246,7 +255,8 @@ interface Problem {
 }
 
 /**
- * The checks structure validation leaves out: required bindings of `code` elements of the resource,
+ * The checks structure validation leaves out: required bindings of `code` elements of the resource
+ * and of the datatypes inside it,
  * id format, date/dateTime/instant formats (walking every element by its declared R4 type), and
  * narrative safety. Returns problems naming the element (FHIRPath-style), empty when fine.
  */
@@ -256,22 +266,15 @@ export function semanticProblems(resource: FhirResource): Problem[] {
   if (resource.id !== undefined && (typeof resource.id !== "string" || !ID.test(resource.id))) {
     problems.push({where: `${type}.id`, message: `${JSON.stringify(resource.id)} is not a FHIR id (1-64 of A-Z a-z 0-9 - .)`})
   }
-  for (const binding of loadRequiredBindings().get(type) ?? []) {
-    for (const {value, where} of valuesAt(resource, binding.path, type)) {
-      if (typeof value === "string" && !binding.codes.has(value)) {
-        problems.push({where, message: `${JSON.stringify(value)} is not in the required value set ${binding.valueSet} (one of ${[...binding.codes].join(", ")})`})
-      }
-    }
-  }
-  walkElements(resource, type, type, problems, loadElementKinds(), 0)
+  walkElements(resource, type, type, problems, {kinds: loadElementKinds(), bindings: loadRequiredBindings()}, 0)
   return problems
 }
 
 /** Walks the resource by element path, switching to a datatype's own paths when descending into one. */
-function walkElements(node: unknown, path: string, where: string, problems: Problem[], kinds: Map<string, ElementKind>, depth: number): void {
+function walkElements(node: unknown, path: string, where: string, problems: Problem[], defs: {kinds: Map<string, ElementKind>; bindings: CodeLists}, depth: number): void {
   if (depth > 32 || node === null || typeof node !== "object") return
   if (Array.isArray(node)) {
-    node.forEach((item, i) => walkElements(item, path, `${where}[${i}]`, problems, kinds, depth + 1))
+    node.forEach((item, i) => walkElements(item, path, `${where}[${i}]`, problems, defs, depth + 1))
     return
   }
   for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
@@ -281,11 +284,22 @@ function walkElements(node: unknown, path: string, where: string, problems: Prob
     if (key === "contained" && Array.isArray(value)) {
       value.forEach((r, i) => {
         const type = (r as {resourceType?: unknown} | null)?.resourceType
-        if (typeof type === "string") walkElements(r, type, `${childWhere}[${i}]`, problems, kinds, depth + 1)
+        if (typeof type === "string") walkElements(r, type, `${childWhere}[${i}]`, problems, defs, depth + 1)
       })
       continue
     }
-    const kind = kinds.get(childPath)
+    const binding = defs.bindings.get(childPath)
+    if (binding !== undefined) {
+      const values = Array.isArray(value) ? value : [value]
+      values.forEach((v, i) => {
+        if (typeof v === "string" && !binding.codes.has(v)) {
+          const at = Array.isArray(value) ? `${childWhere}[${i}]` : childWhere
+          problems.push({where: at, message: `${JSON.stringify(v)} is not in the required value set ${binding.valueSet} (one of ${[...binding.codes].join(", ")})`})
+        }
+      })
+      continue
+    }
+    const kind = defs.kinds.get(childPath)
     if (path === "Narrative" && key === "div" && typeof value === "string") {
       const problem = narrativeProblem(value)
       if (problem !== undefined) problems.push({where: childWhere, message: `narrative ${problem}`})
@@ -298,9 +312,9 @@ function walkElements(node: unknown, path: string, where: string, problems: Prob
         if (problem !== undefined) problems.push({where: childWhere, message: `${JSON.stringify(v)} ${problem}`})
       }
     } else if (kind !== undefined) {
-      walkElements(value, kind.datatype, childWhere, problems, kinds, depth + 1)
+      walkElements(value, kind.datatype, childWhere, problems, defs, depth + 1)
     } else {
-      walkElements(value, childPath, childWhere, problems, kinds, depth + 1)
+      walkElements(value, childPath, childWhere, problems, defs, depth + 1)
     }
   }
 }
