@@ -1,6 +1,6 @@
 import {createServer, type Server} from "node:http"
 import type {AddressInfo} from "node:net"
-import type {Logger} from "pino"
+import type {Logger} from "@careledger/core"
 import type {NodeMetrics} from "./metrics.js"
 
 import type {MetricsServerOptions} from "./options.js"

@@ -1,4 +1,4 @@
-import type {Logger} from "pino"
+import type {Logger} from "@careledger/core"
 import type {NodeMetrics} from "./metrics.js"
 
 export interface StatusLogOptions {
