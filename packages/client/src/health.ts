@@ -24,10 +24,23 @@ import {
   readRequestToJson,
   signAuditRequest,
   signReadRequest,
-  type AuditRequestJson,
-  type ReadRequestJson,
 } from "@careledger/core"
-import type {Hex, JsonValue, TxSubmitted} from "./api.js"
+import type {
+  JsonValue,
+  TxSubmitted,
+  AuditEntryJson,
+  AuditPage,
+  FhirResource,
+  ConsentCheckResult,
+  ConsentJson,
+  HealthMethodName,
+  HealthRpcMethods,
+  RecordGetResult,
+  RecordHistoryResult,
+  RecordPutResult,
+  RecordVerifyResult,
+  TrialVerifyResult,
+} from "./api.js"
 import {TxSender, whenSynced} from "./txs.js"
 import {ClientError, ClientErrorCode} from "./errors.js"
 
@@ -204,24 +217,6 @@ export function buildTrialResult(
     researcher,
   )
 }
-
-// RPC shapes of the record_, consent_, audit_ and trial_ namespaces live in healthApi.ts.
-export * from "./healthApi.js"
-import type {
-  AuditEntryJson,
-  AuditPage,
-  FhirResource,
-  ConsentCheckResult,
-  ConsentJson,
-  HealthRpcMethods,
-  RecordGetResult,
-  RecordHistoryResult,
-  RecordPutResult,
-  RecordVerifyResult,
-  TrialVerifyResult,
-} from "./healthApi.js"
-
-export type HealthMethodName = keyof HealthRpcMethods
 
 /** The one thing the helpers need from a JSON-RPC client (CareLedgerClient has it). */
 export interface RpcCaller {

@@ -6,7 +6,8 @@
  */
 import {randomBytes} from "node:crypto"
 import {toHex, type PrivateKey} from "@careledger/core"
-import {buildRecordAnchor, type FhirResource} from "./health.js"
+import type {FhirResource} from "./api.js"
+import {buildRecordAnchor} from "./health.js"
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 /** Longest assertion lifetime a node accepts (SMART: no more than five minutes). */

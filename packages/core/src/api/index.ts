@@ -1,5 +1,6 @@
 export * from "./errors.js"
 export * from "./params.js"
 export * from "./types.js"
+export * from "./health.js"
 export * from "./routes.js"
 export * from "./json.js"

@@ -55,6 +55,18 @@ export const p = {
     return (value, path) => ((values as unknown[]).includes(value) ? (value as T) : invalid(path, `one of ${values.join(", ")}`))
   },
 
+  /**
+   * Any JSON object (a FHIR resource, a signed request). Only its being an object is checked here:
+   * `T` is the shape a caller sends, and the handler hands the value to the parser of that wire
+   * format (readRequestFromJson, validateFhirResource) before reading it.
+   */
+  jsonObject<T extends object = Record<string, unknown>>(): Parser<T> {
+    return (value, path) => {
+      if (value === null || typeof value !== "object" || Array.isArray(value)) invalid(path, "a JSON object")
+      return value as T
+    }
+  },
+
   optional<T>(parser: Parser<T>): Parser<T | undefined> {
     return (value, path) => (value === undefined || value === null ? undefined : parser(value, path))
   },

@@ -1,10 +1,24 @@
 /**
- * Every core JSON-RPC route declared once: its name, its params (the parser the node runs before the
+ * Every JSON-RPC route declared once: its name, its params (the parser the node runs before the
  * handler, from which the client's param types come), who may call it and its result type. The node
  * implements these (`serve` in node/src/rpc/method.ts) and the client calls them (`call`), so a change
  * here is checked on both sides by the compiler, as Lodestar's api package does for its routes.
  */
+import {PURPOSES} from "../tx/types.js"
+import {RECORD_ID_PATTERN} from "../tx/payload.js"
+import type {AuditRequestJson, ReadRequestJson} from "../request/index.js"
 import {p, params, type ParamsParser} from "./params.js"
+import type {
+  AuditPage,
+  ConsentCheckResult,
+  ConsentJson,
+  FhirResource,
+  RecordGetResult,
+  RecordHistoryResult,
+  RecordPutResult,
+  RecordVerifyResult,
+  TrialVerifyResult,
+} from "./health.js"
 import type {
   BlockJson,
   ChainHeadJson,
@@ -17,6 +31,7 @@ import type {
   TxBatchOutcome,
   TxLookup,
   TxProof,
+  JsonValue,
   TxSubmitted,
   ValidatorInfo,
 } from "./types.js"
@@ -123,3 +138,87 @@ export type CoreRpcMethods = {[M in CoreMethodName]: {params: RouteInput<CoreRou
 export type ValidatorVoteParams = RouteInput<CoreRoutes["validator_propose"]>
 /** admin_addPeer's params. */
 export type AddPeerParams = RouteInput<CoreRoutes["admin_addPeer"]>
+
+/** Largest document trial_verify hashes for the caller (protocol, results or dataset text). */
+export const MAX_TRIAL_DOCUMENT = 1024 * 1024
+/** Record ids, and trial ids, follow the chain's rule. */
+const recordId = () => p.string({min: 1, max: 64, pattern: RECORD_ID_PATTERN})
+
+/**
+ * The health routes: records, consents, audit and trials. A signed request or a FHIR resource is
+ * checked here only as a JSON object; the service parses it with its wire format's own parser.
+ */
+export const healthRoutes = {
+  record_put: route(params({resource: p.jsonObject<FhirResource>(), salt: p.hex({bytes: 32}), anchorTx: p.hex({maxBytes: MAX_TX_HEX_BYTES}), wait: p.optional(p.bool())}), {
+    permission: "submit",
+    summary: "Store a FHIR resource encrypted at this custodian and submit the provider-signed record.anchor over its salted hash",
+  }).returns<RecordPutResult>(),
+  record_get: route(params({request: p.jsonObject<ReadRequestJson>()}), {
+    permission: "read",
+    summary: "Read a record with a reader-signed request; decided from finalized consent, logged either way, fetched from the custodian when held elsewhere",
+  }).returns<RecordGetResult>(),
+  record_verify: route(params({recordId: recordId(), resource: p.jsonObject<FhirResource>(), salt: p.hex({bytes: 32}), version: p.optional(p.uint())}), {
+    permission: "read",
+    summary: "Check a resource and salt against the finalized anchor (works after erasure too)",
+  }).returns<RecordVerifyResult>(),
+  record_history: route(params({recordId: recordId()}), {
+    permission: "read",
+    summary: "Every anchored version of a record: hash, previous, anchoring provider, block",
+  }).returns<RecordHistoryResult>(),
+  /** The handler also requires an admin token: the node key signs for the hospital. */
+  record_erase: route(params({recordId: recordId(), legalBasis: p.string({min: 1, max: 256}), wait: p.optional(p.bool())}), {
+    permission: "submit",
+    summary:
+      "Have this custodian node sign a record.erase under a stated legal basis (admin); a patient's own erasure is a record.erase sent with tx_send. Once final the custodian shreds the record",
+  }).returns<TxSubmitted & {final: boolean}>(),
+  consent_list: route(params({patient: p.optional(p.hex({bytes: 32})), grantee: p.optional(p.hex({bytes: 32})), hospital: p.optional(p.string({min: 1, max: 32}))}), {
+    permission: "read",
+    summary: "Consents of a patient, to a person, or to a hospital (finalized state)",
+  }).returns<ConsentJson[]>(),
+  consent_check: route(
+    params({recordId: recordId(), reader: p.hex({bytes: 32}), purpose: p.oneOf(...PURPOSES), breakGlassReason: p.optional(p.string({min: 1, max: 256}))}),
+    {
+      permission: "read",
+      summary:
+        "Would this reader be allowed to read this record for this purpose as of the finalized head (break-glass when a reason is given), and if not why",
+    },
+  ).returns<ConsentCheckResult>(),
+  /** Without a patient-signed request the handler requires an admin token for a recordId's trail. */
+  audit_trail: route(
+    params({
+      request: p.optional(p.jsonObject<AuditRequestJson>()),
+      recordId: p.optional(recordId()),
+      cursor: p.optional(p.string({min: 16, max: 16, pattern: /^[0-9]{16}$/})),
+      limit: p.optional(p.uint({max: 1000})),
+    }),
+    {
+      permission: "read",
+      summary:
+        "One page ({entries, next}) of every release, denial, break-glass access and erasure of the signing patient's records (or one of them), newest first; pass `next` as `cursor` for older entries; a record's trail without a patient signature needs an admin token",
+    },
+  ).returns<AuditPage>(),
+  audit_export: route(params({request: p.jsonObject<AuditRequestJson>()}), {
+    permission: "read",
+    summary: "The signing patient's consents and access log as a FHIR R4 Bundle of Consent and AuditEvent resources",
+  }).returns<JsonValue>(),
+  trial_verify: route(
+    params({
+      trialId: recordId(),
+      protocol: p.optional(p.string({max: MAX_TRIAL_DOCUMENT})),
+      protocolHash: p.optional(p.hex({bytes: 32})),
+      results: p.optional(p.string({max: MAX_TRIAL_DOCUMENT})),
+      resultsHash: p.optional(p.hex({bytes: 32})),
+      dataset: p.optional(p.string({max: MAX_TRIAL_DOCUMENT})),
+      datasetHash: p.optional(p.hex({bytes: 32})),
+    }),
+    {
+      permission: "read",
+      summary: "Does a document match the registered protocol (which version) or results, and was the protocol registered before the results",
+    },
+  ).returns<TrialVerifyResult>(),
+} as const
+
+export type HealthRoutes = typeof healthRoutes
+export type HealthMethodName = keyof HealthRoutes
+/** Params (named form) and result of every health method, as the client sees them. */
+export type HealthRpcMethods = {[M in HealthMethodName]: {params: RouteInput<HealthRoutes[M]>; result: RouteResult<HealthRoutes[M]>}}

@@ -2,7 +2,7 @@ import {expect} from "chai"
 import {mkdtemp, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {PrivateKey, Purpose, Role, getNextNonce} from "@careledger/core"
+import {PrivateKey, Purpose, Role, getNextNonce, healthRoutes} from "@careledger/core"
 import {CareLedgerClient, HealthClient, RpcError, RpcErrorCodes, readRequestToJson, signReadRequest} from "@careledger/client"
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
@@ -179,6 +179,19 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     }
     const request = readRequestToJson(signReadRequest({chainId: "another-chain", recordId: "r", custodian: "hosp-a", purpose: Purpose.Treatment}, PrivateKey.generate()))
     expect((await rpcFailure(rawB.request("record_get", {request}))).domainCode).to.equal("REQUEST_ERROR_WRONG_CHAIN")
+  })
+
+  it("serves every health route as declared once in core: its permission, summary and params parser", async () => {
+    const served = joinNamespaces(recordNamespace(services[1]!), consentNamespace(services[1]!), auditNamespace(services[1]!), trialNamespace(services[1]!))
+    expect([...served.keys()].sort()).to.deep.equal(Object.keys(healthRoutes).sort())
+    for (const [name, route] of Object.entries(healthRoutes)) {
+      expect(served.get(name)!.permission, name).to.equal(route.permission)
+      expect(served.get(name)!.summary, name).to.equal(route.summary)
+    }
+    // The declared parser is what refuses bad params, named by the param.
+    const bad = await rpcFailure(rawB.request("record_history", {recordId: "a/b"}))
+    expect(bad.code).to.equal(RpcErrorCodes.INVALID_PARAMS)
+    expect(bad.data?.param).to.equal("recordId")
   })
 
   it("exposes the flows on the CLI, signing with key files", async () => {

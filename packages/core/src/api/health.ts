@@ -1,10 +1,11 @@
-/** The params and results of the record_, consent_, audit_ and trial_ JSON-RPC namespaces. */
-import type {AuditRequestJson, ReadRequestJson} from "@careledger/core"
-import type {Hex, JsonValue, TxSubmitted} from "./api.js"
+/**
+ * The JSON shapes of the record_, consent_, audit_ and trial_ routes (declared in routes.ts): the
+ * node answers with these and the client reads them.
+ */
+import type {Hex} from "./types.js"
 
 /** A FHIR resource as plain JSON (the node validates it against the R4 definitions). */
 export type FhirResource = {resourceType: string; [key: string]: unknown}
-
 
 export type GranteeJson = {kind: "person"; key: Hex} | {kind: "hospital"; hospital: string}
 export type ScopeJson = {kind: "resource-types"; resourceTypes: string[]} | {kind: "records"; recordIds: string[]}
@@ -118,21 +119,3 @@ export interface TrialVerifyResult {
   registeredAt: number | null
   resultsAt: number | null
 }
-
-export interface HealthRpcMethods {
-  record_put: {params: {resource: FhirResource; salt: Hex; anchorTx: Hex; wait?: boolean}; result: RecordPutResult}
-  record_get: {params: {request: ReadRequestJson}; result: RecordGetResult}
-  record_verify: {params: {recordId: string; resource: FhirResource; salt: Hex; version?: number}; result: RecordVerifyResult}
-  record_history: {params: {recordId: string}; result: RecordHistoryResult}
-  /** A custodian erasure signed by this node's key (admin); a patient's erasure is a record.erase sent with tx_send. */
-  record_erase: {params: {recordId: string; legalBasis: string; wait?: boolean}; result: TxSubmitted & {final: boolean}}
-  consent_list: {params: {patient?: Hex; grantee?: Hex; hospital?: string}; result: ConsentJson[]}
-  consent_check: {params: {recordId: string; reader: Hex; purpose: string; breakGlassReason?: string}; result: ConsentCheckResult}
-  audit_trail: {params: {request?: AuditRequestJson; recordId?: string; cursor?: string; limit?: number}; result: AuditPage}
-  audit_export: {params: {request: AuditRequestJson}; result: JsonValue}
-  trial_verify: {
-    params: {trialId: string; protocol?: string; protocolHash?: Hex; results?: string; resultsHash?: Hex; dataset?: string; datasetHash?: Hex}
-    result: TrialVerifyResult
-  }
-}
-
