@@ -40,9 +40,12 @@ export const SETTINGS: {readonly [K in keyof NodeConfig]: Setting} = {
   metricsHost: {kind: "string", env: "CARELEDGER_METRICS_HOST", flag: "metrics-host", doc: "metrics bind address"},
   metricsPort: {kind: "port", env: "CARELEDGER_METRICS_PORT", flag: "metrics-port", doc: "metrics port (0 picks a free one)"},
   fhir: {kind: "bool", env: "CARELEDGER_FHIR", flag: "fhir", doc: "serve the FHIR R4 endpoint (docs/fhir.md)"},
-  fhirHost: {kind: "string", env: "CARELEDGER_FHIR_HOST", flag: "fhir-host", doc: "FHIR bind address (loopback only)"},
+  fhirHost: {kind: "string", env: "CARELEDGER_FHIR_HOST", flag: "fhir-host", doc: "FHIR bind address (loopback unless --fhir-tls-cert/--fhir-tls-key are set)"},
   fhirPort: {kind: "port", env: "CARELEDGER_FHIR_PORT", flag: "fhir-port", doc: "FHIR port (0 picks a free one)"},
   fhirPublicUrl: {kind: "nullableString", env: "CARELEDGER_FHIR_PUBLIC_URL", flag: "fhir-public-url", doc: "FHIR base URL behind a TLS proxy"},
+  fhirAllowedHosts: {kind: "list", env: "CARELEDGER_FHIR_ALLOWED_HOSTS", flag: "fhir-allowed-hosts", doc: "Host names the FHIR endpoint answers (default: bind address and localhost; * any)"},
+  fhirTlsCert: {kind: "nullablePath", env: "CARELEDGER_FHIR_TLS_CERT", flag: "fhir-tls-cert", doc: "PEM certificate: serve FHIR over HTTPS (with --fhir-tls-key)"},
+  fhirTlsKey: {kind: "nullablePath", env: "CARELEDGER_FHIR_TLS_KEY", flag: "fhir-tls-key", doc: "PEM private key of --fhir-tls-cert (mode 600)"},
   observer: {kind: "bool", env: "CARELEDGER_OBSERVER", flag: "observer", doc: "follow without voting"},
   logLevel: {kind: "logLevel", env: "CARELEDGER_LOG_LEVEL", flag: "log-level", doc: "fatal|error|warn|info|debug|trace|silent"},
   logFormat: {kind: "logFormat", env: "CARELEDGER_LOG_FORMAT", flag: "log-format", doc: "auto|pretty|json"},
@@ -142,6 +145,8 @@ export function resolveConfig(sources: ConfigSources): NodeConfig {
   if (config.rpcTokens !== null) config.rpcTokens = resolvePath(dataDir, config.rpcTokens)
   if (config.rpcTlsCert !== null) config.rpcTlsCert = resolvePath(dataDir, config.rpcTlsCert)
   if (config.rpcTlsKey !== null) config.rpcTlsKey = resolvePath(dataDir, config.rpcTlsKey)
+  if (config.fhirTlsCert !== null) config.fhirTlsCert = resolvePath(dataDir, config.fhirTlsCert)
+  if (config.fhirTlsKey !== null) config.fhirTlsKey = resolvePath(dataDir, config.fhirTlsKey)
   return config
 }
 

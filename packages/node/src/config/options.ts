@@ -40,6 +40,11 @@ export interface NodeConfig {
   fhirPort: number
   /** Base URL clients use when a TLS proxy fronts the endpoint (token audience, links); null: the bound address. */
   fhirPublicUrl: string | null
+  /** `Host` names the FHIR endpoint answers; empty: the bind address and loopback names; "*": any. */
+  fhirAllowedHosts: string[]
+  /** PEM certificate and key: with both the FHIR endpoint serves HTTPS only (and may bind beyond loopback). */
+  fhirTlsCert: string | null
+  fhirTlsKey: string | null
   /** Follow the chain without voting even when this node's key is a validator. */
   observer: boolean
   logLevel: LogLevel
@@ -81,6 +86,9 @@ export function defaultConfig(dataDir: string): NodeConfig {
     fhirHost: "127.0.0.1",
     fhirPort: 8547,
     fhirPublicUrl: null,
+    fhirAllowedHosts: [],
+    fhirTlsCert: null,
+    fhirTlsKey: null,
     observer: false,
     logLevel: "info",
     logFormat: "auto",

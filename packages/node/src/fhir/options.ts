@@ -1,5 +1,7 @@
+import type {NodeConfig} from "../config/options.js"
+
 export interface FhirServerOptions {
-  /** Bind address; loopback by default like the RPC. */
+  /** Bind address; loopback by default like the RPC. A non-loopback one needs TLS (tlsCert and tlsKey). */
   host: string
   /** 0 picks a free port. */
   port: number
@@ -22,6 +24,14 @@ export interface FhirServerOptions {
   defaultPageSize: number
   /** How long a write waits for its anchor to be final before answering 504. */
   finalityTimeoutMs: number
+  /**
+   * Host names (without port) a request's `Host` header may carry, as for the RPC; "*" any. Empty:
+   * the bind address and the loopback names (plus the machine's addresses when bound to every interface).
+   */
+  allowedHosts: string[]
+  /** PEM certificate chain and private key files: when both are set the endpoint speaks HTTPS only. */
+  tlsCert: string | null
+  tlsKey: string | null
 }
 
 export const defaultFhirServerOptions: FhirServerOptions = {
@@ -35,4 +45,20 @@ export const defaultFhirServerOptions: FhirServerOptions = {
   maxPageSize: 100,
   defaultPageSize: 20,
   finalityTimeoutMs: 30_000,
+  allowedHosts: [],
+  tlsCert: null,
+  tlsKey: null,
+}
+
+/** The FHIR server's options from the node's config (the rest keep their defaults). */
+export function fhirServerOptionsOf(config: NodeConfig): FhirServerOptions {
+  return {
+    ...defaultFhirServerOptions,
+    host: config.fhirHost,
+    port: config.fhirPort,
+    publicUrl: config.fhirPublicUrl,
+    allowedHosts: config.fhirAllowedHosts,
+    tlsCert: config.fhirTlsCert,
+    tlsKey: config.fhirTlsKey,
+  }
 }

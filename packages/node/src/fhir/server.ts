@@ -6,7 +6,7 @@
  * Over 400 lines as one file because it is one routing table, each interaction's handler beside the
  * route it serves; token checks live in auth.ts and the CapabilityStatement in capability.ts.
  */
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from "node:http"
+import type {IncomingMessage, Server, ServerResponse} from "node:http"
 import type {AddressInfo} from "node:net"
 import {Role, Transaction, TxType, fromHex, isCareLedgerError, type IdentityRecord} from "@careledger/core"
 import {CLIENT_ASSERTION_TYPE, type FhirResource} from "@careledger/client"
@@ -19,7 +19,8 @@ import {FhirApiError, FhirApiErrorCode, operationOutcome} from "./errors.js"
 import {TokenStore, allows, grantable, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
 import {capabilityStatement, smartConfiguration} from "./capability.js"
 import {defaultFhirServerOptions, type FhirServerOptions} from "./options.js"
-import {closeHttpServer} from "../rpc/http.js"
+import {closeHttpServer, createHttpServer, readTlsFiles, type TlsFiles} from "../rpc/http.js"
+import {BrowserGuard} from "../rpc/browser.js"
 
 /** Record types this endpoint stores and serves (the CapabilityStatement lists exactly these). */
 export const FHIR_RECORD_TYPES = [
@@ -129,6 +130,9 @@ export class FhirServer {
   private boundUrl = ""
   /** Bytes of request bodies being received right now, across all requests. */
   private bodyBytesInFlight = 0
+  /** The RPC's Host allow-list and Origin check; no CORS origins, so no web page of another origin is answered. */
+  private readonly guard: BrowserGuard
+  private readonly tls: TlsFiles | null
 
   constructor(
     options: Partial<FhirServerOptions>,
@@ -137,6 +141,8 @@ export class FhirServer {
     this.options = {...defaultFhirServerOptions, ...options}
     this.now = deps.now ?? Date.now
     this.tokens = new TokenStore({maxTokens: this.options.maxTokens, lifetimeSeconds: this.options.tokenLifetimeSeconds})
+    this.guard = new BrowserGuard({host: this.options.host, allowedHosts: this.options.allowedHosts, corsOrigins: []}, "FHIR")
+    this.tls = readTlsFiles(this.options.tlsCert, this.options.tlsKey, {cert: "--fhir-tls-cert", key: "--fhir-tls-key"})
     const T = `(${FHIR_RECORD_TYPES.join("|")})`
     const ID = "([A-Za-z0-9\\-.]{1,64})"
     this.routes = [
@@ -166,14 +172,14 @@ export class FhirServer {
 
   async start(): Promise<void> {
     if (this.server !== null) return
-    const server = createServer((req, res) => void this.handle(req, res))
+    const server = createHttpServer(this.tls, (req, res) => void this.handle(req, res))
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject)
       server.listen(this.options.port, this.options.host, () => resolve())
     })
     const address = server.address() as AddressInfo
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address
-    this.boundUrl = `http://${host}:${address.port}/fhir`
+    this.boundUrl = `${this.tls === null ? "http" : "https"}://${host}:${address.port}/fhir`
     this.baseUrl = this.options.publicUrl?.replace(/\/$/, "") ?? this.boundUrl
     this.server = server
   }
@@ -216,6 +222,11 @@ export class FhirServer {
   }
 
   private async dispatch(req: IncomingMessage): Promise<Reply> {
+    const refusal = this.guard.screen(req.headers)
+    if (refusal !== null) {
+      req.resume()
+      throw fail(FhirApiErrorCode.FORBIDDEN, refusal.status, "security", refusal.error.message)
+    }
     const url = new URL(req.url ?? "/", "http://localhost")
     if (url.searchParams.has("access_token")) {
       throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "security", "tokens are accepted only in the Authorization header, never in the URL")

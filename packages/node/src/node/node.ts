@@ -33,6 +33,7 @@ import {NetworkHost, RangeSync, bootstrapAddress} from "@careledger/network"
 import {NodeConfigError, NodeConfigErrorCode, type NodeConfig} from "../config/index.js"
 import {HealthPart} from "../health/part.js"
 import {FhirServer} from "../fhir/server.js"
+import {fhirServerOptionsOf} from "../fhir/options.js"
 import {loadOrCreateNodeKey} from "../keystore/index.js"
 import {moduleLogger, type Logger} from "../logger/index.js"
 import {MetricsServer, NodeMetrics, StatusLog, defaultStatusLogOptions} from "../metrics/index.js"
@@ -115,10 +116,10 @@ export class CareLedgerNode implements Startable {
       )
     }
     if (config.rpcTokens !== null) TokenStore.fromFile(config.rpcTokens)
-    if (config.fhir && !isLoopback(config.fhirHost)) {
+    if (config.fhir && !isLoopback(config.fhirHost) && (config.fhirTlsCert === null || config.fhirTlsKey === null)) {
       throw new NodeConfigError(
         NodeConfigErrorCode.BAD_VALUE,
-        `FHIR host ${config.fhirHost} is not loopback: the FHIR endpoint has no TLS of its own, so it binds to loopback only (put a TLS proxy in front)`,
+        `FHIR host ${config.fhirHost} is not loopback: bearer tokens and health data cross the network only over TLS (set --fhir-tls-cert and --fhir-tls-key, or put a TLS proxy in front)`,
       )
     }
     if (config.fhirPublicUrl !== null && !/^https?:\/\/[^/?#]+(\/[^?#]*)?\/fhir\/?$/.test(config.fhirPublicUrl)) {
@@ -368,7 +369,7 @@ export class CareLedgerNode implements Startable {
     )
     await this.startPart("rpc", this.rpc)
     if (this.config.fhir) {
-      this.fhir = new FhirServer({host: this.config.fhirHost, port: this.config.fhirPort, publicUrl: this.config.fhirPublicUrl}, {...this.health.fhirDeps(), logger: moduleLogger(log, "fhir")})
+      this.fhir = new FhirServer(fhirServerOptionsOf(this.config), {...this.health.fhirDeps(), logger: moduleLogger(log, "fhir")})
       await this.startPart("fhir", this.fhir)
     }
     if (this.config.metrics) {

@@ -11,7 +11,11 @@ export class BrowserGuard {
   private readonly hosts: ReadonlySet<string> | "any"
   private readonly origins: ReadonlySet<string> | "any"
 
-  constructor(options: Pick<RpcServerOptions, "host" | "allowedHosts" | "corsOrigins">) {
+  /** `service` names the port in refusals (the FHIR endpoint uses the same checks). */
+  constructor(
+    options: Pick<RpcServerOptions, "host" | "allowedHosts" | "corsOrigins">,
+    private readonly service = "RPC",
+  ) {
     this.hosts = allowedHostNames(options)
     this.origins = options.corsOrigins.includes("*") ? "any" : new Set(options.corsOrigins.map(originName))
   }
@@ -20,7 +24,7 @@ export class BrowserGuard {
   screen(headers: IncomingHttpHeaders): {status: number; error: RpcServerError} | null {
     const host = headers.host
     if (this.hosts !== "any" && (host === undefined || !this.hosts.has(hostName(host)))) {
-      return {status: 403, error: new RpcServerError(RpcErrorCode.HOST_NOT_ALLOWED, `host ${JSON.stringify(host ?? "")} is not on this node's RPC host allow-list`)}
+      return {status: 403, error: new RpcServerError(RpcErrorCode.HOST_NOT_ALLOWED, `host ${JSON.stringify(host ?? "")} is not on this node's ${this.service} host allow-list`)}
     }
     const origin = headers.origin
     if (origin !== undefined && !this.originAllowed(origin)) {

@@ -1,7 +1,12 @@
-/** HTTP plumbing of the RPC server: bounded body reading, answers, and request checks on raw values. */
+/**
+ * HTTP plumbing of the RPC server (shared with the FHIR endpoint): bounded body reading, answers,
+ * request checks on raw values, and HTTPS from a configured certificate.
+ */
 import {readFileSync} from "node:fs"
-import type {IncomingMessage, Server, ServerResponse} from "node:http"
+import {createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse} from "node:http"
+import {createServer as createTlsServer} from "node:https"
 import {NodeConfigError, NodeConfigErrorCode} from "../config/errors.js"
+import {readPrivateFile} from "./auth.js"
 
 /** True when `value` nests arrays or objects more than `limit` deep; iterative, so any depth is safe to check. */
 export function nestedDeeperThan(value: unknown, limit: number): boolean {
@@ -29,6 +34,28 @@ export function readPublicFile(path: string, what: string): Buffer {
   } catch (err) {
     throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, `cannot read the ${what} ${path}: ${(err as Error).message}`, {path})
   }
+}
+
+/** A PEM certificate (chain) and its private key. */
+export interface TlsFiles {
+  cert: Buffer
+  key: Buffer
+}
+
+/**
+ * The certificate and key a server speaks HTTPS with, or null for plain HTTP. Both or neither must
+ * be set (`flags` names them in the error); the key file must be private (mode 600).
+ */
+export function readTlsFiles(cert: string | null, key: string | null, flags: {cert: string; key: string}): TlsFiles | null {
+  if ((cert === null) !== (key === null)) {
+    throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, `TLS needs both a certificate (${flags.cert}) and its key (${flags.key})`)
+  }
+  return cert === null || key === null ? null : {cert: readPublicFile(cert, "TLS certificate"), key: readPrivateFile(key, "TLS key")}
+}
+
+/** An HTTPS server when given TLS files, plain HTTP otherwise. */
+export function createHttpServer(tls: TlsFiles | null, onRequest: RequestListener): Server {
+  return tls === null ? createServer(onRequest) : createTlsServer({cert: tls.cert, key: tls.key}, onRequest)
 }
 
 export function send(res: ServerResponse, status: number, payload: unknown, close = false, extra: Record<string, string> = {}): void {

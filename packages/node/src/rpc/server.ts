@@ -1,5 +1,4 @@
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from "node:http"
-import {createServer as createTlsServer} from "node:https"
+import type {IncomingMessage, Server, ServerResponse} from "node:http"
 import type {AddressInfo} from "node:net"
 import type {Duplex} from "node:stream"
 import {randomBytes} from "node:crypto"
@@ -7,12 +6,12 @@ import {WebSocketServer, type WebSocket} from "ws"
 import type {Logger} from "../logger/index.js"
 import type {SubscriptionTopic} from "@careledger/core"
 import {NodeConfigError, NodeConfigErrorCode} from "../config/errors.js"
-import {FailureLimiter, TokenStore, readPrivateFile} from "./auth.js"
+import {FailureLimiter, TokenStore} from "./auth.js"
 import {RpcErrorCode, RpcServerError, toJsonRpcError, type JsonRpcErrorObject} from "./errors.js"
 import type {HeadFeed} from "./feed.js"
 import {permits, type CallContext, type Permission, type RpcMethod} from "./method.js"
 import {BrowserGuard} from "./browser.js"
-import {STATUS_TEXT, closeHttpServer, isJsonContentType, nestedDeeperThan, readBody, readPublicFile, send} from "./http.js"
+import {STATUS_TEXT, closeHttpServer, createHttpServer, isJsonContentType, nestedDeeperThan, readBody, readTlsFiles, send, type TlsFiles} from "./http.js"
 import {isLoopback, type RpcServerOptions} from "./options.js"
 
 type JsonRpcId = string | number | null
@@ -62,17 +61,14 @@ export class RpcServer {
   private wss: WebSocketServer | null = null
   private readonly sessions = new Set<SocketSession>()
   private readonly guard: BrowserGuard
-  private readonly tls: {cert: Buffer; key: Buffer} | null
+  private readonly tls: TlsFiles | null
 
   constructor(options: RpcServerOptions, deps: RpcServerDeps) {
     this.options = options
     this.deps = deps
     this.tokens = options.tokensFile === null ? null : TokenStore.fromFile(options.tokensFile)
     this.guard = new BrowserGuard(options)
-    if ((options.tlsCert === null) !== (options.tlsKey === null)) {
-      throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, "TLS needs both a certificate (--rpc-tls-cert) and its key (--rpc-tls-key)")
-    }
-    this.tls = options.tlsCert === null || options.tlsKey === null ? null : {cert: readPublicFile(options.tlsCert, "TLS certificate"), key: readPrivateFile(options.tlsKey, "TLS key")}
+    this.tls = readTlsFiles(options.tlsCert, options.tlsKey, {cert: "--rpc-tls-cert", key: "--rpc-tls-key"})
     if (this.tokens === null && !isLoopback(options.host)) {
       throw new NodeConfigError(
         NodeConfigErrorCode.AUTH_REQUIRED,
@@ -93,7 +89,7 @@ export class RpcServer {
   async start(): Promise<void> {
     if (this.server !== null) return
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => void this.onHttp(req, res)
-    const server: Server = this.tls === null ? createServer(onRequest) : createTlsServer({cert: this.tls.cert, key: this.tls.key}, onRequest)
+    const server: Server = createHttpServer(this.tls, onRequest)
     const wss = new WebSocketServer({noServer: true, maxPayload: this.options.maxBodyBytes})
     server.on("upgrade", (req, socket, head) => this.onUpgrade(wss, req, socket, head))
     await new Promise<void>((resolve, reject) => {

@@ -3,10 +3,7 @@
  * foreign Host, Origin and content types, as a web page or a DNS-rebinding attack would send them.
  */
 import {expect} from "chai"
-import {execFileSync} from "node:child_process"
 import {chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from "node:fs"
-import {request as httpRequest} from "node:http"
-import {request as httpsRequest} from "node:https"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {WebSocket} from "ws"
@@ -14,31 +11,8 @@ import {RpcErrorCodes} from "@careledger/client"
 import {NodeConfigErrorCode} from "../../src/config/index.js"
 import {silentLogger} from "../../src/logger/index.js"
 import {runCli} from "../../src/cli/run.js"
+import {selfSignedCertificate, send} from "../http.js"
 import {RpcServer, defaultRpcServerOptions, joinNamespaces, method, p, params, type RpcServerOptions} from "../../src/rpc/index.js"
-
-interface Answer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: string
-}
-
-/** One raw HTTP(S) request, so Host and Origin are exactly what a browser would put there. */
-function send(url: string, options: {method?: string; headers?: Record<string, string>; body?: string; ca?: Buffer}): Promise<Answer> {
-  const target = new URL(url)
-  const request = target.protocol === "https:" ? httpsRequest : httpRequest
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {host: target.hostname, port: target.port, path: "/", method: options.method ?? "POST", headers: options.headers ?? {}, ...(options.ca === undefined ? {} : {ca: options.ca})},
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on("data", (c: Buffer) => chunks.push(c))
-        res.on("end", () => resolve({status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8")}))
-      },
-    )
-    req.on("error", reject)
-    req.end(options.body)
-  })
-}
 
 const call = (method: string, params: unknown = []): string => JSON.stringify({jsonrpc: "2.0", id: 1, method, params})
 
@@ -209,15 +183,7 @@ describe("rpc/server from a browser's point of view", () => {
   })
 
   it("serves HTTPS and WSS with a configured certificate and key", async function () {
-    const cert = join(dir, "rpc.crt")
-    const key = join(dir, "rpc.key")
-    try {
-      execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert], {stdio: "pipe"})
-    } catch (err) {
-      throw new Error(`this test makes its certificate with openssl, which must be installed: ${(err as Error).message}`)
-    }
-    chmodSync(key, 0o600)
+    const {cert, key} = selfSignedCertificate(dir, "rpc")
     const ca = readFileSync(cert)
     const server = await startServer({tlsCert: cert, tlsKey: key})
     expect(server.url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/)
