@@ -8,10 +8,23 @@
  */
 import type {IncomingMessage, Server, ServerResponse} from "node:http"
 import type {AddressInfo} from "node:net"
-import {Role, Transaction, TxType, fromHex, isCareLedgerError, type IdentityRecord} from "@careledger/core"
+import {
+  MAX_LIST_LIMIT,
+  Role,
+  Transaction,
+  TxType,
+  fromHex,
+  getIdentity,
+  isCareLedgerError,
+  listConsents,
+  listRecordIdsOfPatient,
+  loadRecord,
+  loadRecordVersions,
+  type Logger,
+} from "@careledger/core"
 import {CLIENT_ASSERTION_TYPE, type FhirResource} from "@careledger/client"
 import type {HealthService} from "../health/service.js"
-import type {HealthLedger} from "../health/ledger.js"
+import type {FinalizedChain} from "../health/chain.js"
 import {validateFhirResourceStrict} from "../health/fhir.js"
 import {accessEntryToFhir, chainEventToFhir, consentToFhir, exportContext, type ChainEvent} from "../health/export.js"
 import {wholeTrail} from "../health/audit.js"
@@ -39,22 +52,13 @@ export const FHIR_RECORD_TYPES = [
 const FHIR_JSON = "application/fhir+json; charset=utf-8"
 const MAX_JTI_ENTRIES = 100_000
 
-export interface FhirLogger {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
-
 export interface FhirServerDeps {
   health: HealthService
-  ledger: HealthLedger
-  /** The finalized enrolment of a key (role, hospital, revoked). */
-  identityOf(key: string): Promise<IdentityRecord | undefined>
+  /** Finalized state: enrolments, anchors, consents and the access log, read with core's state helpers. */
+  chain: Pick<FinalizedChain, "state">
   /** Unix ms of the finalized block at `height`. */
   blockTime(height: number): Promise<number | undefined>
-  /** Ids of a patient's records at every hospital, from the chain's index. */
-  recordIdsOfPatient(patient: string): Promise<string[]>
-  logger?: FhirLogger
+  logger?: Logger
   now?: () => number
   /** Resolves once the health service's vault is open (requests wait for it). */
   ready?: () => Promise<void>
@@ -317,7 +321,7 @@ export class FhirServer {
     }
     const jtiKey = `${assertion.client}:${assertion.claims.jti}`
     if (this.seenJti.has(jtiKey)) throw new FhirApiError(FhirApiErrorCode.UNAUTHENTICATED, "this client assertion (jti) was already used", 401, "security", {oauthError: "invalid_client"})
-    const identity = await this.deps.identityOf(assertion.client)
+    const identity = await getIdentity(this.deps.chain.state(), assertion.client)
     if (identity === undefined || identity.revoked) {
       throw new FhirApiError(FhirApiErrorCode.UNAUTHENTICATED, "the client key is not enrolled on chain (or was revoked)", 401, "security", {oauthError: "invalid_client"})
     }
@@ -363,10 +367,10 @@ export class FhirServer {
     if (m === null) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `${JSON.stringify(reference)} is not a Patient reference`, [where])
     const id = m[1]!
     if (/^[0-9a-f]{64}$/.test(id)) {
-      const identity = await this.deps.identityOf(id)
+      const identity = await getIdentity(this.deps.chain.state(), id)
       if (identity?.role === Role.Patient) return id
     }
-    const record = await this.deps.ledger.getRecord(id)
+    const record = await loadRecord(this.deps.chain.state(), id)
     if (record !== undefined && record.resourceType === "Patient") return record.patient
     throw fail(FhirApiErrorCode.UNPROCESSABLE, 422, "not-found", `Patient/${id} is neither an enrolled patient key nor a Patient anchored on chain`, [where])
   }
@@ -421,7 +425,7 @@ export class FhirServer {
 
   /** Adds meta.versionId and meta.lastUpdated (the anchor's block time) to a served copy. */
   private async decorate(resource: FhirResource, recordId: string, version: number): Promise<FhirResource> {
-    const anchored = (await this.deps.ledger.getRecordVersions(recordId)).find((v) => v.version === version)
+    const anchored = (await loadRecordVersions(this.deps.chain.state(), recordId)).find((v) => v.version === version)
     const time = anchored === undefined ? undefined : await this.deps.blockTime(anchored.height)
     const meta = {...(resource.meta as object | undefined), versionId: String(version), ...(time === undefined ? {} : {lastUpdated: new Date(time).toISOString()})}
     return {...resource, meta}
@@ -429,7 +433,7 @@ export class FhirServer {
 
   private async read(req: Request, type: string, id: string, version: number | undefined): Promise<Reply> {
     const token = this.authorize(req, type, "read")
-    const record = await this.deps.ledger.getRecord(id)
+    const record = await loadRecord(this.deps.chain.state(), id)
     if (record === undefined || record.resourceType !== type) throw fail(FhirApiErrorCode.NOT_FOUND, 404, "not-found", `${type}/${id} is not known`)
     if (token.role === Role.Patient && record.patient !== token.client) {
       throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", "a patient token reads only its own records")
@@ -528,14 +532,14 @@ export class FhirServer {
   private async matchingRecords(req: Request, type: string | undefined, patient: string | undefined): Promise<{recordId: string; type: string}[]> {
     const filter = this.lastUpdatedFilter(req)
     const found: {recordId: string; type: string}[] = []
-    const ids = patient === undefined ? await this.deps.health.custodyRecordIds() : await this.deps.recordIdsOfPatient(patient)
+    const ids = patient === undefined ? await this.deps.health.custodyRecordIds() : await listRecordIdsOfPatient(this.deps.chain.state(), patient)
     for (const recordId of ids) {
-      const record = await this.deps.ledger.getRecord(recordId)
+      const record = await loadRecord(this.deps.chain.state(), recordId)
       if (record === undefined || record.erased) continue
       if (type !== undefined && record.resourceType !== type) continue
       if (patient !== undefined && record.patient !== patient) continue
       if (req.query.has("_lastUpdated")) {
-        const latest = (await this.deps.ledger.getRecordVersions(recordId)).find((v) => v.version === record.version)
+        const latest = (await loadRecordVersions(this.deps.chain.state(), recordId)).find((v) => v.version === record.version)
         const time = latest === undefined ? undefined : await this.deps.blockTime(latest.height)
         if (time === undefined || !filter(time)) continue
       }
@@ -589,9 +593,9 @@ export class FhirServer {
     const patient = (await this.searchPatient(req, token, true))!
     const page = this.pageParams(req)
     const now = this.now()
-    const all = await this.deps.ledger.listConsents({patient})
+    const all = await listConsents(this.deps.chain.state(), {patient}, MAX_LIST_LIMIT)
     const slice = all.slice(page.offset, page.offset + page.count)
-    const context = await exportContext(this.deps.ledger, slice, [], (await this.deps.identityOf(patient))?.hospital, (h) => this.deps.blockTime(h))
+    const context = await exportContext(this.deps.chain.state(), slice, [], (await getIdentity(this.deps.chain.state(), patient))?.hospital, (h) => this.deps.blockTime(h))
     const entries = slice.map((c) => consentToFhir(c, now, context))
     return this.bundle(req, "Consent", entries, all.length, page, page.offset + page.count < all.length)
   }
@@ -603,12 +607,12 @@ export class FhirServer {
     const patient = (await this.searchPatient(req, token, true))!
     const page = this.pageParams(req)
     // Reads and refusals from the access log, plus the chain's other facts about the patient's data.
-    const access = await wholeTrail(this.deps.ledger, patient)
+    const access = await wholeTrail(this.deps.chain.state(), patient)
     const events: ({at: number} & ({access: (typeof access)[number]} | {chain: ChainEvent}))[] = access.map((entry) => ({at: entry.at, access: entry}))
     for (const event of await this.chainEvents(patient)) events.push({at: event.at, chain: event})
     events.sort((a, b) => b.at - a.at)
     const slice = events.slice(page.offset, page.offset + page.count)
-    const context = await exportContext(this.deps.ledger, [], slice.flatMap((e) => ("access" in e ? [e.access] : [])))
+    const context = await exportContext(this.deps.chain.state(), [], slice.flatMap((e) => ("access" in e ? [e.access] : [])))
     const entries = slice.map((e) => ("access" in e ? accessEntryToFhir(e.access, context) : chainEventToFhir(e.chain)))
     return this.bundle(req, "AuditEvent", entries, events.length, page, page.offset + page.count < events.length)
   }
@@ -617,10 +621,10 @@ export class FhirServer {
   private async chainEvents(patient: string): Promise<ChainEvent[]> {
     const events: ChainEvent[] = []
     const timeOf = async (height: number): Promise<number> => (await this.deps.blockTime(height)) ?? 0
-    for (const recordId of await this.deps.recordIdsOfPatient(patient)) {
-      const record = await this.deps.ledger.getRecord(recordId)
+    for (const recordId of await listRecordIdsOfPatient(this.deps.chain.state(), patient)) {
+      const record = await loadRecord(this.deps.chain.state(), recordId)
       if (record === undefined || record.patient !== patient) continue
-      for (const v of await this.deps.ledger.getRecordVersions(recordId)) {
+      for (const v of await loadRecordVersions(this.deps.chain.state(), recordId)) {
         events.push({
           kind: "anchor",
           recordId,
@@ -634,7 +638,7 @@ export class FhirServer {
         })
       }
     }
-    for (const consent of await this.deps.ledger.listConsents({patient})) {
+    for (const consent of await listConsents(this.deps.chain.state(), {patient}, MAX_LIST_LIMIT)) {
       events.push({kind: "consent", consentId: consent.id, patient, revoked: false, at: await timeOf(consent.grantedAt)})
       if (consent.revokedAt !== null) events.push({kind: "consent", consentId: consent.id, patient, revoked: true, at: await timeOf(consent.revokedAt)})
     }

@@ -1,9 +1,9 @@
 /** The patient's trail as RPC pages, and the whole of it for an export. */
 import type {AuditEntryJson, AuditPage} from "@careledger/client"
+import {MAX_LIST_LIMIT, listAccessLog, type AccessLogEntry, type StateReader} from "@careledger/core"
 import {HealthError, HealthErrorCode} from "./errors.js"
-import type {HealthLedger, LedgerAccessEntry} from "./ledger.js"
 
-export function auditJson(e: LedgerAccessEntry): AuditEntryJson {
+export function auditJson(e: AccessLogEntry): AuditEntryJson {
   return {
     recordId: e.recordId,
     reader: e.reader,
@@ -21,9 +21,9 @@ export function auditJson(e: LedgerAccessEntry): AuditEntryJson {
 }
 
 /** One page of a patient's or a record's trail; a bad cursor is a BAD_PARAMS error. */
-export async function auditPage(ledger: HealthLedger, filter: {patient: string} | {recordId: string}, page: {cursor?: string; limit?: number}): Promise<AuditPage> {
+export async function auditPage(state: StateReader, filter: {patient: string} | {recordId: string}, page: {cursor?: string; limit?: number}): Promise<AuditPage> {
   try {
-    const result = await ledger.listAccessLog(filter, page)
+    const result = await listAccessLog(state, filter, {limit: MAX_LIST_LIMIT, ...page})
     return {entries: result.entries.map(auditJson), next: result.next}
   } catch (err) {
     if (err instanceof TypeError) throw new HealthError(HealthErrorCode.BAD_PARAMS, err.message)
@@ -32,11 +32,11 @@ export async function auditPage(ledger: HealthLedger, filter: {patient: string} 
 }
 
 /** Every entry of a patient's trail, page by page (pages never repeat, so this ends with the trail). */
-export async function wholeTrail(ledger: HealthLedger, patient: string): Promise<LedgerAccessEntry[]> {
-  const entries: LedgerAccessEntry[] = []
+export async function wholeTrail(state: StateReader, patient: string): Promise<AccessLogEntry[]> {
+  const entries: AccessLogEntry[] = []
   let cursor: string | undefined
   for (;;) {
-    const page = await ledger.listAccessLog({patient}, cursor === undefined ? {} : {cursor})
+    const page = await listAccessLog(state, {patient}, {limit: MAX_LIST_LIMIT, ...(cursor === undefined ? {} : {cursor})})
     entries.push(...page.entries)
     if (page.next === null) return entries
     cursor = page.next

@@ -6,9 +6,8 @@
  * keys as `did:key` URIs (system `urn:ietf:rfc:3986`), patients as `Patient/<key>`, records as
  * `<type>/<record id>`: nothing here adds identifying data.
  */
-import {AccessDecisionKind, Purpose, fromHex} from "@careledger/core"
+import {AccessDecisionKind, Purpose, fromHex, getHospitalByKey, loadRecord, type AccessLogEntry, type ConsentRecord, type StateReader} from "@careledger/core"
 import type {FhirResource} from "@careledger/client"
-import type {LedgerAccessEntry, LedgerConsent} from "./ledger.js"
 
 /** FHIR's system for identifiers whose value is itself a URI. */
 export const URI_SYSTEM = "urn:ietf:rfc:3986"
@@ -74,7 +73,7 @@ function recordReference(recordId: string, context: ExportContext): {reference: 
   return type === undefined ? {display: `record ${recordId}`} : {reference: `${type}/${recordId}`}
 }
 
-export function consentToFhir(consent: LedgerConsent, now: number, context: ExportContext = {}): FhirResource {
+export function consentToFhir(consent: ConsentRecord, now: number, context: ExportContext = {}): FhirResource {
   const active = !consent.revoked && consent.expiresAt > now
   const actor =
     consent.grantee.kind === "person"
@@ -112,7 +111,7 @@ export function consentToFhir(consent: LedgerConsent, now: number, context: Expo
   }
 }
 
-export function accessEntryToFhir(entry: LedgerAccessEntry, context: ExportContext = {}): FhirResource {
+export function accessEntryToFhir(entry: AccessLogEntry, context: ExportContext = {}): FhirResource {
   const released = entry.decision !== AccessDecisionKind.Deny
   const breakGlass = entry.decision === AccessDecisionKind.BreakGlass
   const custodian = context.hospitalOfNode?.get(entry.loggedBy)
@@ -189,7 +188,7 @@ export function accessEntryToFhir(entry: LedgerAccessEntry, context: ExportConte
 }
 
 /** A collection Bundle of the patient's consents and audit events. */
-export function exportBundle(consents: LedgerConsent[], entries: LedgerAccessEntry[], now: number, context: ExportContext = {}): FhirResource {
+export function exportBundle(consents: ConsentRecord[], entries: AccessLogEntry[], now: number, context: ExportContext = {}): FhirResource {
   return {
     resourceType: "Bundle",
     type: "collection",
@@ -200,9 +199,9 @@ export function exportBundle(consents: LedgerConsent[], entries: LedgerAccessEnt
 
 /** Resolves what the exports reference (record types, custodian hospitals) from finalized state, once per id. */
 export async function exportContext(
-  ledger: {getRecord(recordId: string): Promise<{resourceType: string} | undefined>; hospitalOfKey(key: string): Promise<string | undefined>},
-  consents: readonly LedgerConsent[],
-  entries: readonly LedgerAccessEntry[],
+  state: StateReader,
+  consents: readonly ConsentRecord[],
+  entries: readonly AccessLogEntry[],
   organization?: string,
   blockTime?: (height: number) => Promise<number | undefined>,
 ): Promise<ExportContext> {
@@ -210,11 +209,11 @@ export async function exportContext(
   const hospitalOfNode = new Map<string, string>()
   const recordIds = new Set([...entries.map((e) => e.recordId), ...consents.flatMap((c) => (c.scope.kind === "records" ? c.scope.recordIds : []))])
   for (const id of recordIds) {
-    const type = (await ledger.getRecord(id))?.resourceType
+    const type = (await loadRecord(state, id))?.resourceType
     if (type !== undefined) recordTypes.set(id, type)
   }
   for (const key of new Set(entries.map((e) => e.loggedBy))) {
-    const hospital = await ledger.hospitalOfKey(key)
+    const hospital = (await getHospitalByKey(state, key))?.id
     if (hospital !== undefined) hospitalOfNode.set(key, hospital)
   }
   const blockTimes = new Map<number, number>()

@@ -5,9 +5,9 @@
  * start and after every finalized block, entries not yet final are submitted again (re-signed with
  * a fresh nonce when theirs was taken), so a custodian killed right after a release still logs it.
  */
-import {MempoolErrorCode, Transaction, TxErrorCode, isCareLedgerError, type TxType} from "@careledger/core"
+import {MempoolErrorCode, Transaction, TxErrorCode, isCareLedgerError, type Logger, type TxType} from "@careledger/core"
 import type {NodeSigner, SignNext} from "../node/signer.js"
-import type {HealthLedger, HealthLogger} from "./ledger.js"
+import type {TxSubmitter} from "./chain.js"
 import type {Vault} from "./vault.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
 
@@ -20,7 +20,7 @@ export class NodeTxJournal {
   private pendingCount = 0
 
   /** `signer` is the node's one signer of the node key, so these transactions never take a nonce another one took. */
-  constructor(private readonly deps: {ledger: HealthLedger; vault: Vault; signer: NodeSigner; logger?: HealthLogger}) {}
+  constructor(private readonly deps: {submitter: TxSubmitter; vault: Vault; signer: NodeSigner; logger?: Logger}) {}
 
   /**
    * Signs and submits with the node key. With `durable`, the transaction is journalled (synced)
@@ -38,7 +38,7 @@ export class NodeTxJournal {
         this.pendingCount++
       }
       try {
-        await this.deps.ledger.submit(tx)
+        await this.deps.submitter.submit(tx)
       } catch (err) {
         if (durable) {
           await this.deps.vault.deletePending(hash)
@@ -57,7 +57,7 @@ export class NodeTxJournal {
       this.pendingCount = entries.length
       const txs = entries.map(({hash, tx}) => ({hash, tx: Transaction.decode(tx)})).sort((a, b) => a.tx.nonce - b.tx.nonce)
       for (const {hash, tx} of txs) {
-        if (await this.deps.ledger.isFinal(hash)) {
+        if (await this.deps.submitter.isFinal(hash)) {
           await this.forget(hash)
           continue
         }
@@ -73,7 +73,7 @@ export class NodeTxJournal {
 
   private async submitAgain(hash: string, tx: Transaction, sign: SignNext): Promise<void> {
     try {
-      await this.deps.ledger.submit(tx)
+      await this.deps.submitter.submit(tx)
       this.deps.logger?.info({tx: hash}, "resubmitted a journalled access log")
     } catch (err) {
       const code = isCareLedgerError(err) ? err.code : undefined
@@ -84,7 +84,7 @@ export class NodeTxJournal {
         await this.deps.vault.putPending(again.hashHex(), again.serialize())
         await this.forget(hash)
         this.pendingCount++
-        await this.deps.ledger.submit(again).catch((e: Error) => this.deps.logger?.warn({tx: again.hashHex(), err: e.message}, "re-signed access log not queued yet"))
+        await this.deps.submitter.submit(again).catch((e: Error) => this.deps.logger?.warn({tx: again.hashHex(), err: e.message}, "re-signed access log not queued yet"))
         return
       }
       if (code === undefined || !code.startsWith("TX_ERROR_")) {

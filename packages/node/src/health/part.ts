@@ -1,9 +1,10 @@
 /**
- * Wires the health service into a running node: the vault under the node's data directory, the
- * ledger over the node's store and mempool, record exchange over the node's libp2p host, erasures
- * observed from the finalized feed, and the record_/consent_/audit_/trial_ RPC namespaces.
+ * Wires the health service into a running node: the vault under the node's data directory, finalized
+ * state from the node's store, submission into the node's intake, record exchange over the node's
+ * libp2p host, erasures observed from the finalized feed, and the record_/consent_/audit_/trial_ RPC
+ * namespaces.
  */
-import {fromHex, getIdentity, listRecordIdsOfPatient, peerIdOf, type Block, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
+import {fromHex, peerIdOf, type Block, type Logger, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
 import type {SubscriptionTopic} from "@careledger/client"
 import type {RpcMethod, RpcNamespace} from "../rpc/method.js"
 import {recordNamespace} from "../rpc/record.js"
@@ -11,15 +12,15 @@ import {consentNamespace} from "../rpc/consent.js"
 import {auditNamespace} from "../rpc/audit.js"
 import {trialNamespace} from "../rpc/trial.js"
 import type {NodeSigner} from "../node/signer.js"
-import {HealthService, type HealthLogger} from "./service.js"
-import {StateLedger, type RecordExchangeClient} from "./ledger.js"
+import {HealthService} from "./service.js"
+import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "./chain.js"
 import {Vault} from "./vault.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
 import {forwardedAssertionVerifier} from "../fhir/auth.js"
 import type {FhirServerDeps} from "../fhir/server.js"
 
 /** What the health part uses of the node (CareLedgerNode has all of it). */
-export interface HealthHost {
+export interface HealthPartNode {
   readonly chainId: string
   readonly key: PrivateKey
   readonly store: {
@@ -46,8 +47,8 @@ export interface HealthPartOptions {
 
 export class HealthPart {
   private service: HealthService | undefined
-  private ledger: StateLedger | undefined
-  private host: HealthHost | undefined
+  private chain: FinalizedChain | undefined
+  private host: HealthPartNode | undefined
   private ready: Promise<void> | undefined
   private unsubscribe: (() => void) | undefined
   /** Finalized blocks are handled one at a time, in height order. */
@@ -58,20 +59,22 @@ export class HealthPart {
 
   constructor(
     private readonly options: HealthPartOptions,
-    private readonly deps: {logger?: HealthLogger},
+    private readonly deps: {logger?: Logger},
   ) {}
 
   /** Builds the service over a started node and returns its RPC namespaces (for `extraNamespaces`). */
-  attach(host: HealthHost): RpcNamespace[] {
+  attach(host: HealthPartNode): RpcNamespace[] {
     if (this.service !== undefined) throw new Error("the health part is already attached")
     const hospitalOf = (key: string): string | undefined => host.knownHospitals.find((h) => h.key === key)?.id
-    const ledger = new StateLedger({
+    const chain: FinalizedChain = {
       chainId: host.chainId,
       state: () => host.store.state(),
-      finalizedHead: () => {
+      head: () => {
         const head = host.store.head()
         return {height: head.height, timestamp: head.header.timestamp}
       },
+    }
+    const submitter: TxSubmitter = {
       submit: async (tx) => {
         await host.submitTx(tx)
       },
@@ -81,7 +84,7 @@ export class HealthPart {
         const bytes = fromHex(hash)
         return bytes !== undefined && (await host.store.getTxLocation(bytes)) !== undefined
       },
-    })
+    }
     const exchange: RecordExchangeClient = {
       request: async (hospital, bytes) => {
         const key = host.knownHospitals.find((h) => h.id === hospital)?.key
@@ -97,7 +100,8 @@ export class HealthPart {
         finalityTimeoutMs: this.options.finalityTimeoutMs,
       },
       {
-        ledger,
+        chain,
+        submitter,
         vault: new Vault({datadir: this.options.dataDir}, {logger: this.deps.logger}),
         nodeKey: host.key,
         signer: host.signer,
@@ -107,7 +111,7 @@ export class HealthPart {
       },
     )
     this.service = service
-    this.ledger = ledger
+    this.chain = chain
     this.host = host
     this.ready = service.start()
     this.ready.catch((err: Error) => this.deps.logger?.error({err: err.message}, "health service failed to start"))
@@ -122,7 +126,7 @@ export class HealthPart {
   }
 
   /** Erasures in every block since the last one handled (blocks can be committed faster than the vault works). */
-  private async catchUp(host: HealthHost, height: number): Promise<void> {
+  private async catchUp(host: HealthPartNode, height: number): Promise<void> {
     await this.ready
     const service = this.service
     if (service === undefined) return
@@ -133,7 +137,7 @@ export class HealthPart {
     }
   }
 
-  private async waitFinal(host: HealthHost, hash: string, timeoutMs: number): Promise<boolean> {
+  private async waitFinal(host: HealthPartNode, hash: string, timeoutMs: number): Promise<boolean> {
     const bytes = fromHex(hash)
     if (bytes === undefined) return false
     const deadline = Date.now() + timeoutMs
@@ -188,15 +192,13 @@ export class HealthPart {
   /** What the FHIR endpoint needs of the attached service and chain (after attach). */
   fhirDeps(): Omit<FhirServerDeps, "logger"> {
     const service = this.service
-    const ledger = this.ledger
+    const chain = this.chain
     const host = this.host
-    if (service === undefined || ledger === undefined || host === undefined) throw new Error("the health part is not attached")
+    if (service === undefined || chain === undefined || host === undefined) throw new Error("the health part is not attached")
     return {
       health: service,
-      ledger,
-      identityOf: (key) => getIdentity(host.store.state(), key),
+      chain,
       blockTime: async (height) => (await host.store.getBlock(height))?.header.timestamp,
-      recordIdsOfPatient: (patient) => listRecordIdsOfPatient(host.store.state(), patient),
       ready: () => this.ready ?? Promise.resolve(),
     }
   }

@@ -18,8 +18,15 @@ import {
   toHex,
   RequestError,
   RequestErrorCode,
+  checkAccess,
+  loadIdentity,
+  loadRecord,
+  loadRecordVersions,
+  type Logger,
   type Purpose,
   type ReadRequest,
+  type RecordAnchor,
+  type RecordVersion,
 } from "@careledger/core"
 import {contentHash, type FhirResource, type RecordGetResult} from "@careledger/client"
 import {validateFhirResource} from "./fhir.js"
@@ -28,7 +35,7 @@ import type {RequestVerifier} from "./request.js"
 import type {NodeTxJournal} from "./journal.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
 import {decodeExchangeResponse, encodeExchangeResponse, type ExchangeResponse} from "./exchange.js"
-import type {HealthLedger, HealthLogger, LedgerRecord, LedgerRecordVersion, RecordExchangeClient} from "./ledger.js"
+import type {FinalizedChain, RecordExchangeClient} from "./chain.js"
 
 const ANCHOR_CATCH_UP_TRIES = 25
 const ANCHOR_CATCH_UP_MS = 200
@@ -78,12 +85,12 @@ export class ReadPath {
   constructor(
     private readonly hospital: string,
     private readonly deps: {
-      ledger: HealthLedger
+      chain: FinalizedChain
       vault: Vault
       verifier: RequestVerifier
       journal: NodeTxJournal
       exchange?: RecordExchangeClient
-      logger?: HealthLogger
+      logger?: Logger
       verifyForwardedAssertion?: (jwt: string) => ReaderGrant
     },
   ) {}
@@ -92,12 +99,13 @@ export class ReadPath {
    * Everything about a request that state can refute, checked before it is remembered as used, so
    * throwaway keys and made-up records cannot fill the replay cache. Returns the record (erased or not).
    */
-  private async admit(request: ReadRequest): Promise<LedgerRecord> {
-    const {ledger, verifier} = this.deps
+  private async admit(request: ReadRequest): Promise<RecordAnchor> {
+    const {chain, verifier} = this.deps
     verifier.checkRead(request)
-    const reader = await ledger.getIdentity(toHex(request.reader))
+    const state = chain.state()
+    const reader = await loadIdentity(state, toHex(request.reader))
     if (reader === undefined) throw new RequestError(RequestErrorCode.UNKNOWN_READER, "the reader's key is not enrolled")
-    const record = await ledger.getRecord(request.recordId)
+    const record = await loadRecord(state, request.recordId)
     if (record === undefined) {
       throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${request.recordId} is not anchored (or not final yet)`, {recordId: request.recordId})
     }
@@ -119,23 +127,24 @@ export class ReadPath {
 
   /** A read on a verified SMART grant (the FHIR endpoint); its assertion goes to a custodian elsewhere. */
   async readAs(grant: ReaderGrant & {assertion: string}, recordId: string, version?: number): Promise<RecordGetResult> {
-    const record = await this.deps.ledger.getRecord(recordId)
+    const record = await loadRecord(this.deps.chain.state(), recordId)
     if (record === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} is not anchored (or not final yet)`, {recordId})
     if (record.custodian === this.hospital) return {...(await this.serve(askOf(grant, version), record, this.hospital)), source: "vault"}
     return this.fetchFromCustodian(encode([ASSERTION_READ_TAG, grant.assertion, recordId, version ?? 0]), record, version ?? null)
   }
 
-  private async anchoredVersion(record: LedgerRecord, version: number): Promise<LedgerRecordVersion> {
-    const anchored = (await this.deps.ledger.getRecordVersions(record.recordId)).find((v) => v.version === version)
+  private async anchoredVersion(record: RecordAnchor, version: number): Promise<RecordVersion> {
+    const anchored = (await loadRecordVersions(this.deps.chain.state(), record.recordId)).find((v) => v.version === version)
     if (anchored === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${record.recordId} has no version ${version}`, {recordId: record.recordId})
     return anchored
   }
 
   /** Decides as of the finalized head, journals the access log either way, then releases the version asked for. */
-  private async serve(request: Ask, record: LedgerRecord, via: string): Promise<Served> {
-    const {ledger, journal, vault} = this.deps
-    const head = ledger.finalizedHead()
-    const decision = await ledger.decideAccess({
+  private async serve(request: Ask, record: RecordAnchor, via: string): Promise<Served> {
+    const {chain, journal, vault} = this.deps
+    const head = chain.head()
+    // A denial keeps the nearest consent (expired, revoked) so the audit entry says which one failed.
+    const decision = await checkAccess(chain.state(), {
       recordId: record.recordId,
       reader: toHex(request.reader),
       purpose: request.purpose,
@@ -150,7 +159,7 @@ export class ReadPath {
         recordId: record.recordId,
         reader: request.reader,
         purpose: request.purpose,
-        decision: decision.decision,
+        decision: decision.kind,
         reason: decision.reason,
         consentId: decision.consentId,
         height: head.height,
@@ -163,10 +172,10 @@ export class ReadPath {
     if (decision.reason === "RECORD_ERASED") {
       throw new HealthError(HealthErrorCode.RECORD_ERASED, `record ${record.recordId} was erased`, {recordId: record.recordId, erasedAt: record.erasedAt})
     }
-    if (decision.decision === AccessDecisionKind.Deny) {
+    if (decision.kind === AccessDecisionKind.Deny) {
       throw new HealthError(HealthErrorCode.ACCESS_DENIED, `access to ${record.recordId} refused: ${decision.reason}`, {recordId: record.recordId, reason: decision.reason})
     }
-    if (decision.decision === AccessDecisionKind.BreakGlass) {
+    if (decision.kind === AccessDecisionKind.BreakGlass) {
       this.deps.logger?.warn({recordId: record.recordId, reader: toHex(request.reader), via, reason: request.breakGlassReason}, "break-glass access released")
     }
     const anchored = await this.anchoredVersion(record, request.version ?? record.version)
@@ -190,12 +199,12 @@ export class ReadPath {
       salt: toHex(entry.salt),
       contentHash: anchored.contentHash,
       custodian: record.custodian,
-      decision: decision.decision === AccessDecisionKind.BreakGlass ? "break-glass" : "release",
+      decision: decision.kind === AccessDecisionKind.BreakGlass ? "break-glass" : "release",
       consentId: decision.consentId,
     }
   }
 
-  private async fetchFromCustodian(requestBytes: Uint8Array, record: LedgerRecord, wantVersion: number | null): Promise<RecordGetResult> {
+  private async fetchFromCustodian(requestBytes: Uint8Array, record: RecordAnchor, wantVersion: number | null): Promise<RecordGetResult> {
     const exchange = this.deps.exchange
     if (exchange === undefined) {
       throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, `record ${record.recordId} is held by ${record.custodian} and this node has no record exchange`)
@@ -215,7 +224,7 @@ export class ReadPath {
         ...(response.reason === null ? {} : {reason: response.reason}),
       })
     }
-    const find = async () => (await this.deps.ledger.getRecordVersions(record.recordId)).find((v) => v.version === response.version)
+    const find = async () => (await loadRecordVersions(this.deps.chain.state(), record.recordId)).find((v) => v.version === response.version)
     let anchored = await find()
     // The custodian may be a block ahead with a new version; give this node's chain a moment to catch up.
     for (let i = 0; anchored === undefined && response.version > record.version && i < ANCHOR_CATCH_UP_TRIES; i++) {
@@ -245,7 +254,7 @@ export class ReadPath {
   }
 
   /** What a record-exchange request asks: a reader-signed read request, or a forwarded SMART assertion. */
-  private async exchangeAsk(bytes: Uint8Array): Promise<{ask: Ask; record: LedgerRecord}> {
+  private async exchangeAsk(bytes: Uint8Array): Promise<{ask: Ask; record: RecordAnchor}> {
     let raw: unknown
     try {
       raw = decode(bytes, MAX_EXCHANGE_REQUEST_BYTES)
@@ -258,7 +267,7 @@ export class ReadPath {
         throw new HealthError(HealthErrorCode.BAD_PARAMS, "malformed or unsupported forwarded SMART read")
       }
       const grant = this.deps.verifyForwardedAssertion(jwt)
-      const record = await this.deps.ledger.getRecord(recordId)
+      const record = await loadRecord(this.deps.chain.state(), recordId)
       if (record === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} is not anchored (or not final yet)`, {recordId})
       return {ask: askOf(grant, (version as number) === 0 ? undefined : (version as number)), record}
     }

@@ -11,11 +11,21 @@ import {
   Purpose,
   Transaction,
   TxType,
+  MAX_LIST_LIMIT,
   auditRequestFromJson,
   bytesEqual,
+  checkAccess,
   fromHex,
+  listConsents,
+  loadRecord,
+  loadRecordVersions,
   toHex,
+  type AccessLogEntry,
   type Block,
+  type ConsentRecord,
+  type Logger,
+  type RecordAnchor,
+  type RecordVersion,
 } from "@careledger/core"
 import {
   canonicalResourceBytes,
@@ -43,9 +53,7 @@ import {verifyTrial, type TrialVerifyParams} from "./trials.js"
 import {ReadPath, type ReaderGrant} from "./reads.js"
 
 export type {ReaderGrant} from "./reads.js"
-import type {HealthLedger, HealthLogger, LedgerAccessEntry, LedgerConsent, LedgerRecord, RecordExchangeClient} from "./ledger.js"
-
-export type {HealthLogger} from "./ledger.js"
+import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "./chain.js"
 
 export interface HealthServiceOptions {
   /** This node's hospital id. */
@@ -59,14 +67,17 @@ export interface HealthServiceOptions {
 }
 
 export interface HealthServiceDeps {
-  ledger: HealthLedger
+  /** Finalized state, read with core's state helpers. */
+  chain: FinalizedChain
+  /** Transactions into the node's intake. */
+  submitter: TxSubmitter
   vault: Vault
   /** The node key: signs access logs (it is the hospital's identity on chain). */
   nodeKey: PrivateKey
   /** The node's one signer of the node key (shared with validator votes); the service alone (tests) makes its own. */
   signer?: NodeSigner
   exchange?: RecordExchangeClient
-  logger?: HealthLogger
+  logger?: Logger
   now?: () => number
   /** Checks a SMART client assertion forwarded by another hospital's FHIR endpoint (see docs/fhir.md). */
   verifyForwardedAssertion?: (jwt: string) => ReaderGrant
@@ -78,7 +89,7 @@ const PURPOSE_SET: ReadonlySet<string> = new Set(PURPOSES)
 /** How often (wall time) finalized blocks trigger a sweep for stored versions whose anchor never finalized. */
 const SWEEP_EVERY_MS = 60_000
 
-function consentJson(c: LedgerConsent, now: number): ConsentJson {
+function consentJson(c: ConsentRecord, now: number): ConsentJson {
   return {
     consentId: c.id,
     patient: c.patient,
@@ -111,14 +122,14 @@ export class HealthService {
     this.finalityTimeoutMs = options.finalityTimeoutMs ?? 30_000
     this.unanchoredGraceMs = options.unanchoredGraceMs ?? 10 * 60_000
     this.verifier = new RequestVerifier({
-      chainId: deps.ledger.chainId,
+      chainId: deps.chain.chainId,
       freshnessMs: options.requestFreshnessMs,
       now: this.now,
     })
-    const signer = deps.signer ?? new NodeSigner({chainId: deps.ledger.chainId, key: deps.nodeKey, nextNonce: (account) => deps.ledger.nextNonce(account)})
-    this.journal = new NodeTxJournal({ledger: deps.ledger, vault: deps.vault, signer, logger: deps.logger})
+    const signer = deps.signer ?? new NodeSigner({chainId: deps.chain.chainId, key: deps.nodeKey, nextNonce: (account) => deps.submitter.nextNonce(account)})
+    this.journal = new NodeTxJournal({submitter: deps.submitter, vault: deps.vault, signer, logger: deps.logger})
     this.reads = new ReadPath(options.hospital, {
-      ledger: deps.ledger,
+      chain: deps.chain,
       vault: deps.vault,
       verifier: this.verifier,
       journal: this.journal,
@@ -137,7 +148,7 @@ export class HealthService {
     await this.deps.vault.start()
     this.started = true
     for (const recordId of await this.deps.vault.recordIds()) {
-      const record = await this.deps.ledger.getRecord(recordId)
+      const record = await this.record(recordId)
       if (record?.erased === true) await this.deps.vault.erase(recordId)
     }
     await this.journal.resubmit()
@@ -158,7 +169,7 @@ export class HealthService {
   private async sweepUnanchored(): Promise<void> {
     this.lastSweep = this.now()
     for (const recordId of await this.deps.vault.recordIds()) {
-      const anchored = new Set((await this.deps.ledger.getRecordVersions(recordId)).map((v) => v.version))
+      const anchored = new Set((await this.versions(recordId)).map((v) => v.version))
       for (const version of await this.deps.vault.versions(recordId)) {
         if (anchored.has(version)) continue
         const written = await this.deps.vault.writtenAt(recordId, version)
@@ -210,14 +221,14 @@ export class HealthService {
     }
     let submitted: Submitted
     try {
-      await this.deps.ledger.submit(tx)
+      await this.deps.submitter.submit(tx)
     } catch (err) {
       await this.deps.vault.removeVersion(anchor.recordId, anchor.version)
       throw err
     }
     submitted = {hash: tx.hashHex(), final: false}
     if (params.wait === true) {
-      const final = await this.deps.ledger.waitFinal(submitted.hash, this.finalityTimeoutMs)
+      const final = await this.deps.submitter.waitFinal(submitted.hash, this.finalityTimeoutMs)
       if (!final) throw new HealthError(HealthErrorCode.NOT_FINAL, `anchor ${submitted.hash} was not final within ${this.finalityTimeoutMs} ms`)
       submitted = {...submitted, final}
     }
@@ -225,8 +236,17 @@ export class HealthService {
     return {recordId: anchor.recordId, version: anchor.version, contentHash: toHex(anchor.contentHash), txHash: submitted.hash, final: submitted.final}
   }
 
-  private async finalizedRecord(recordId: string): Promise<LedgerRecord> {
-    const record = await this.deps.ledger.getRecord(recordId)
+  /** A record's finalized anchor (erased or not), read with core's state helper. */
+  private record(recordId: string): Promise<RecordAnchor | undefined> {
+    return loadRecord(this.deps.chain.state(), recordId)
+  }
+
+  private versions(recordId: string): Promise<RecordVersion[]> {
+    return loadRecordVersions(this.deps.chain.state(), recordId)
+  }
+
+  private async finalizedRecord(recordId: string): Promise<RecordAnchor> {
+    const record = await this.record(recordId)
     if (record === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} is not anchored (or not final yet)`, {recordId})
     if (record.erased) throw new HealthError(HealthErrorCode.RECORD_ERASED, `record ${recordId} was erased`, {recordId, erasedAt: record.erasedAt})
     return record
@@ -262,19 +282,19 @@ export class HealthService {
     if (params.resource === null || typeof params.resource !== "object" || Array.isArray(params.resource)) {
       throw new HealthError(HealthErrorCode.BAD_PARAMS, "resource must be a JSON object")
     }
-    const record = await this.deps.ledger.getRecord(params.recordId)
+    const record = await this.record(params.recordId)
     if (record === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${params.recordId} is not anchored`, {recordId: params.recordId})
     const version = params.version ?? record.version
-    const anchored = (await this.deps.ledger.getRecordVersions(params.recordId)).find((v) => v.version === version)
+    const anchored = (await this.versions(params.recordId)).find((v) => v.version === version)
     if (anchored === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${params.recordId} has no version ${version}`)
     const computed = toHex(contentHash(salt, params.resource as FhirResource))
     return {recordId: params.recordId, version, valid: computed === anchored.contentHash, anchoredHash: anchored.contentHash, computedHash: computed, erased: record.erased}
   }
 
   async history(recordId: string): Promise<RecordHistoryResult> {
-    const record = await this.deps.ledger.getRecord(recordId)
+    const record = await this.record(recordId)
     if (record === undefined) throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} is not anchored`, {recordId})
-    const versions = await this.deps.ledger.getRecordVersions(recordId)
+    const versions = await this.versions(recordId)
     return {
       recordId,
       patient: record.patient,
@@ -294,7 +314,7 @@ export class HealthService {
     const tx = await this.journal.submit(TxType.RecordErase, {recordId: params.recordId, legalBasis: params.legalBasis}, false)
     const hash = tx.hashHex()
     if (params.wait !== true) return {hash, final: false}
-    if (!(await this.deps.ledger.waitFinal(hash, this.finalityTimeoutMs))) {
+    if (!(await this.deps.submitter.waitFinal(hash, this.finalityTimeoutMs))) {
       throw new HealthError(HealthErrorCode.NOT_FINAL, `erasure ${hash} was not final within ${this.finalityTimeoutMs} ms`, {hash})
     }
     await this.applyErasure(params.recordId)
@@ -304,7 +324,7 @@ export class HealthService {
 
   /** Shreds local custody and cache of a record if the finalized chain says it is erased. */
   async applyErasure(recordId: string): Promise<boolean> {
-    const record = await this.deps.ledger.getRecord(recordId)
+    const record = await this.record(recordId)
     if (record?.erased !== true) return false
     const had = await this.deps.vault.erase(recordId)
     if (had) this.deps.logger?.info({recordId}, "erased record shredded from this node")
@@ -333,15 +353,22 @@ export class HealthService {
     if (filter.patient === undefined && filter.grantee === undefined && filter.hospital === undefined) {
       throw new HealthError(HealthErrorCode.BAD_PARAMS, "give a patient, a grantee or a hospital")
     }
-    const now = this.deps.ledger.finalizedHead().timestamp
-    return (await this.deps.ledger.listConsents(filter)).map((c) => consentJson(c, now))
+    const now = this.deps.chain.head().timestamp
+    const state = this.deps.chain.state()
+    const query =
+      filter.patient !== undefined
+        ? {patient: filter.patient}
+        : filter.grantee !== undefined
+          ? {grantee: {kind: "person" as const, key: filter.grantee}}
+          : {grantee: {kind: "hospital" as const, hospital: filter.hospital!}}
+    return (await listConsents(state, query, MAX_LIST_LIMIT)).map((c) => consentJson(c, now))
   }
 
   async checkConsent(params: {recordId: string; reader: string; purpose: string; breakGlassReason?: string}): Promise<ConsentCheckResult> {
     if (!PURPOSE_SET.has(params.purpose)) throw new HealthError(HealthErrorCode.BAD_PARAMS, `purpose must be one of ${PURPOSES.join(", ")}`)
     const record = await this.finalizedRecord(params.recordId)
-    const head = this.deps.ledger.finalizedHead()
-    const d = await this.deps.ledger.decideAccess({
+    const head = this.deps.chain.head()
+    const d = await checkAccess(this.deps.chain.state(), {
       recordId: record.recordId,
       reader: params.reader,
       purpose: params.purpose as Purpose,
@@ -349,7 +376,7 @@ export class HealthService {
       height: head.height,
       at: head.timestamp,
     })
-    return {allowed: d.decision !== AccessDecisionKind.Deny, decision: d.decision === AccessDecisionKind.BreakGlass ? "break-glass" : d.decision === AccessDecisionKind.Deny ? "deny" : "release", reason: d.reason, consentId: d.consentId}
+    return {allowed: d.kind !== AccessDecisionKind.Deny, decision: d.kind === AccessDecisionKind.BreakGlass ? "break-glass" : d.kind === AccessDecisionKind.Deny ? "deny" : "release", reason: d.reason, consentId: d.consentId}
   }
 
   // ------------------------------------------------------------------------------------------
@@ -366,32 +393,33 @@ export class HealthService {
     const patient = await this.patientOf(params.request)
     const page = {cursor: params.cursor, limit: params.limit}
     if (params.recordId !== undefined) {
-      const record = await this.deps.ledger.getRecord(params.recordId)
+      const record = await this.record(params.recordId)
       if (record === undefined || record.patient !== patient) {
         throw new HealthError(HealthErrorCode.NOT_PATIENT, `record ${params.recordId} is not the signing patient's`)
       }
-      return auditPage(this.deps.ledger, {recordId: params.recordId}, page)
+      return auditPage(this.deps.chain.state(), {recordId: params.recordId}, page)
     }
-    return auditPage(this.deps.ledger, {patient}, page)
+    return auditPage(this.deps.chain.state(), {patient}, page)
   }
 
   /** A record's trail for the node's operator or an auditor (the RPC layer requires an admin token). */
   async recordAuditTrail(recordId: string, page: {cursor?: string; limit?: number} = {}): Promise<AuditPage> {
-    if ((await this.deps.ledger.getRecord(recordId)) === undefined) {
+    if ((await this.record(recordId)) === undefined) {
       throw new HealthError(HealthErrorCode.RECORD_NOT_FOUND, `record ${recordId} is not anchored`, {recordId})
     }
-    return auditPage(this.deps.ledger, {recordId}, page)
+    return auditPage(this.deps.chain.state(), {recordId}, page)
   }
 
   /** audit_export: the signing patient's consents and whole trail (erasures included) as a FHIR Bundle. */
   async auditExport(params: {request: unknown}): Promise<JsonValue> {
     const patient = await this.patientOf(params.request)
-    const [consents, entries] = await Promise.all([this.deps.ledger.listConsents({patient}), wholeTrail(this.deps.ledger, patient)])
-    return exportBundle(consents, entries, this.deps.ledger.finalizedHead().timestamp, await exportContext(this.deps.ledger, consents, entries)) as unknown as JsonValue
+    const state = this.deps.chain.state()
+    const [consents, entries] = await Promise.all([listConsents(state, {patient}, MAX_LIST_LIMIT), wholeTrail(state, patient)])
+    return exportBundle(consents, entries, this.deps.chain.head().timestamp, await exportContext(state, consents, entries)) as unknown as JsonValue
   }
 
   /** One access entry as a FHIR AuditEvent (for integrators that push events one by one). */
-  auditEvent(entry: LedgerAccessEntry): FhirResource {
+  auditEvent(entry: AccessLogEntry): FhirResource {
     return accessEntryToFhir(entry)
   }
 
@@ -400,6 +428,6 @@ export class HealthService {
 
   /** trial_verify: which protocol version a document matches, and whether it was registered before the results. */
   async verifyTrial(params: TrialVerifyParams): Promise<TrialVerifyResult> {
-    return verifyTrial(this.deps.ledger, params)
+    return verifyTrial(this.deps.chain.state(), params)
   }
 }

@@ -1,7 +1,6 @@
 /** trial_verify: checks documents against a trial's registered hashes. */
 import {documentHash, type TrialVerifyResult} from "@careledger/client"
-import {toHex} from "@careledger/core"
-import type {HealthLedger} from "./ledger.js"
+import {getTrial, toHex, type StateReader} from "@careledger/core"
 
 export interface TrialVerifyParams {
   trialId: string
@@ -17,8 +16,8 @@ export interface TrialVerifyParams {
  * Which registered protocol version a document matches, whether results/dataset match, and whether
  * the protocol was registered in an earlier block than the first results.
  */
-export async function verifyTrial(ledger: HealthLedger, params: TrialVerifyParams): Promise<TrialVerifyResult> {
-  const trial = await ledger.getTrial(params.trialId)
+export async function verifyTrial(state: StateReader, params: TrialVerifyParams): Promise<TrialVerifyResult> {
+  const trial = await getTrial(state, params.trialId)
   if (trial === undefined) {
     return {
       trialId: params.trialId,
@@ -36,13 +35,13 @@ export async function verifyTrial(ledger: HealthLedger, params: TrialVerifyParam
   const protocolHash = hashOf(params.protocol, params.protocolHash)
   const resultsHash = hashOf(params.results, params.resultsHash)
   const datasetHash = hashOf(params.dataset, params.datasetHash)
-  const firstResults = trial.results.length === 0 ? null : Math.min(...trial.results.map((r) => r.height))
+  const firstResults = trial.resultEntries.length === 0 ? null : Math.min(...trial.resultEntries.map((r) => r.height))
   return {
     trialId: trial.trialId,
     registered: true,
     protocolVersion: protocolHash === undefined ? null : (trial.protocols.find((p) => p.protocolHash === protocolHash)?.version ?? null),
-    resultsMatch: resultsHash === undefined ? null : trial.results.some((r) => r.resultsHash === resultsHash),
-    datasetMatch: datasetHash === undefined ? null : trial.results.some((r) => r.datasetHash === datasetHash),
+    resultsMatch: resultsHash === undefined ? null : trial.resultEntries.some((r) => r.resultsHash === resultsHash),
+    datasetMatch: datasetHash === undefined ? null : trial.resultEntries.some((r) => r.datasetHash === datasetHash),
     registeredBeforeResults: firstResults === null ? null : trial.registeredAt < firstResults,
     registeredAt: trial.registeredAt,
     resultsAt: firstResults,

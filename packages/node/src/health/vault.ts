@@ -16,9 +16,8 @@ import {constants as fsConstants} from "node:fs"
 import {mkdir, open, readFile, readdir, rename, rm, stat, writeFile} from "node:fs/promises"
 import {join} from "node:path"
 import {ClassicLevel} from "classic-level"
-import {decode, encode, fromHex, isRecordId, toHex, utf8} from "@careledger/core"
+import {decode, encode, fromHex, isRecordId, toHex, utf8, type Logger} from "@careledger/core"
 import {VaultError, VaultErrorCode} from "./errors.js"
-import type {HealthLogger} from "./ledger.js"
 
 const KEY_LENGTH = 32
 const IV_LENGTH = 12
@@ -112,7 +111,7 @@ export class Vault {
 
   constructor(
     options: VaultOptions,
-    private readonly deps: {logger?: HealthLogger} = {},
+    private readonly deps: {logger?: Logger} = {},
   ) {
     this.root = join(options.datadir, "vault")
     this.keyPath = join(options.datadir, "vault.key")

@@ -4,7 +4,7 @@ import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {Client} from "fhir-kit-client"
 import {Fhir} from "fhir"
-import {PrivateKey, Purpose, Role, fromHex, getIdentity, getNextNonce, listRecordIdsOfPatient, toHex} from "@careledger/core"
+import {PrivateKey, Purpose, Role, fromHex, getNextNonce, loadRecord, loadRecordVersions, toHex} from "@careledger/core"
 import {buildClientAssertion, buildConsentGrant, buildConsentRevoke, buildRecordAnchor, tokenRequestBody, type FhirResource, type PurposeOfUseCode} from "@careledger/client"
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
@@ -58,7 +58,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     ].map(([hospital, key], i) =>
       new HealthService(
         {hospital: hospital as string},
-        {ledger: chain.ledger(), vault: new Vault({datadir: join(dir, String(i))}), nodeKey: key as PrivateKey, exchange: exchanges[i], verifyForwardedAssertion: forwardedAssertionVerifier()},
+        {...chain.deps(), vault: new Vault({datadir: join(dir, String(i))}), nodeKey: key as PrivateKey, exchange: exchanges[i], verifyForwardedAssertion: forwardedAssertionVerifier()},
       ),
     )
     for (const ex of exchanges) {
@@ -72,10 +72,8 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
           {port: 0},
           {
             health,
-            ledger: chain.ledger(),
-            identityOf: (key) => getIdentity(chain.state, key),
+            chain: chain.deps().chain,
             blockTime: async (height) => chain.blocks[height - 1]?.header.timestamp,
-            recordIdsOfPatient: (patient) => listRecordIdsOfPatient(chain.state, patient),
           },
         ),
     )
@@ -152,7 +150,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
   it("behind a proxy: the public URL is the token audience and the base of links", async () => {
     const proxied = new FhirServer(
       {port: 0, publicUrl: "https://fhir.hosp-a.example/fhir"},
-      {health: services[0]!, ledger: chain.ledger(), identityOf: (key) => getIdentity(chain.state, key), blockTime: async () => undefined, recordIdsOfPatient: async () => []},
+      {health: services[0]!, chain: chain.deps().chain, blockTime: async () => undefined},
     )
     await proxied.start()
     try {
@@ -182,7 +180,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     const refused = await failure(writer.create({resourceType: "Observation", body: other, options: {headers: await anchorHeaders(providerA, other, otherPatient)}}))
     expect(refused.status).to.equal(422)
     expect((refused.data.issue as {expression: string[]}[])[0]!.expression).to.deep.equal(["Observation.subject"])
-    expect(await chain.ledger().getRecord("obs-other")).to.equal(undefined)
+    expect(await loadRecord(chain.state, "obs-other")).to.equal(undefined)
     // A reference to a patient nobody anchored is refused too.
     const unknown = observation("obs-unknown", "Patient/nobody")
     expect((await failure(writer.create({resourceType: "Observation", body: unknown, options: {headers: await anchorHeaders(providerA, unknown, patient)}}))).status).to.equal(422)
@@ -232,7 +230,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     expect((read.valueQuantity as {value: number}).value).to.equal(7.2)
 
     // Version 2 through PUT; vread still returns version 1.
-    const v1Hash = (await chain.ledger().getRecordVersions("obs-1"))[0]!.contentHash
+    const v1Hash = (await loadRecordVersions(chain.state, "obs-1"))[0]!.contentHash
     const obs2 = observation("obs-1", subject, 6.9)
     const updated = checked((await writerA.update({resourceType: "Observation", id: "obs-1", body: obs2, options: {headers: await anchorHeaders(providerA, obs2, patient, 2, v1Hash)}})) as FhirResource)
     expect((updated.meta as {versionId: string}).versionId).to.equal("2")
@@ -256,7 +254,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     const tooBig = await failure(writerA.create({resourceType: "DocumentReference", body: huge, options: {headers: await anchorHeaders(providerA, huge, patient)}}))
     expect(tooBig.status).to.equal(400)
     expect(JSON.stringify(tooBig.data)).to.contain(`exceeds ${MAX_RESOURCE_BYTES}`)
-    expect(await chain.ledger().getRecord("doc-huge")).to.equal(undefined)
+    expect(await loadRecord(chain.state, "doc-huge")).to.equal(undefined)
     const unauthenticated = await fetch(`${servers[0]!.url}/DocumentReference`, {method: "POST", body: "{}"})
     expect(unauthenticated.status).to.equal(401)
     const overBody = await fetch(`${servers[0]!.url}/DocumentReference`, {

@@ -6,7 +6,7 @@ import {expect} from "chai"
 import {chmodSync, mkdtempSync, readFileSync, rmSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {PrivateKey, Role, getIdentity} from "@careledger/core"
+import {PrivateKey, Role} from "@careledger/core"
 import {buildClientAssertion, tokenRequestBody} from "@careledger/client"
 import {NodeConfigErrorCode} from "../../src/config/index.js"
 import {HealthService} from "../../src/health/service.js"
@@ -27,7 +27,7 @@ describe("fhir/server transport: Host allow-list, Origin, TLS", function () {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "careledger-fhir-transport-"))
     chain = new LocalChain(makeGenesis([{id: "hosp-a", key: nodeKey}]))
-    health = new HealthService({hospital: "hosp-a"}, {ledger: chain.ledger(), vault: new Vault({datadir: join(dir, "vault")}), nodeKey})
+    health = new HealthService({hospital: "hosp-a"}, {...chain.deps(), vault: new Vault({datadir: join(dir, "vault")}), nodeKey})
     await health.start()
   })
 
@@ -40,7 +40,7 @@ describe("fhir/server transport: Host allow-list, Origin, TLS", function () {
   async function start(options: Partial<FhirServerOptions>): Promise<FhirServer> {
     const server = new FhirServer(
       {port: 0, ...options},
-      {health, ledger: chain.ledger(), identityOf: (key) => getIdentity(chain.state, key), blockTime: async () => undefined, recordIdsOfPatient: async () => []},
+      {health, chain: chain.deps().chain, blockTime: async () => undefined},
     )
     await server.start()
     servers.push(server)

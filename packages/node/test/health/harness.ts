@@ -18,7 +18,7 @@ import {
   validatorsHashOf,
   type Genesis,
 } from "@careledger/core"
-import {StateLedger, type RecordExchangeClient} from "../../src/health/ledger.js"
+import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "../../src/health/chain.js"
 import type {HealthService} from "../../src/health/service.js"
 
 export class LocalChain {
@@ -72,16 +72,26 @@ export class LocalChain {
     for (const listener of this.listeners) await listener(block)
   }
 
-  ledger(): StateLedger {
-    return new StateLedger({
-      chainId: this.genesis.chainId,
-      state: () => this.state,
-      finalizedHead: () => ({height: this.height, timestamp: this.height === 0 ? this.genesis.timestamp : this.blocks[this.blocks.length - 1]!.header.timestamp}),
-      submit: (tx) => this.submit(tx),
-      nextNonce: (account) => getNextNonce(this.state, account),
-      waitFinal: async (hash) => this.final.has(hash),
-      isFinal: async (hash) => this.final.has(hash),
-    })
+  /** Whether the transaction is in a block: every accepted one is, at once. */
+  isFinal(txHash: string): boolean {
+    return this.final.has(txHash)
+  }
+
+  /** The health service's view of this chain: its finalized state and its intake. */
+  deps(): {chain: FinalizedChain; submitter: TxSubmitter} {
+    return {
+      chain: {
+        chainId: this.genesis.chainId,
+        state: () => this.state,
+        head: () => ({height: this.height, timestamp: this.height === 0 ? this.genesis.timestamp : this.blocks[this.blocks.length - 1]!.header.timestamp}),
+      },
+      submitter: {
+        submit: (tx) => this.submit(tx),
+        nextNonce: (account) => getNextNonce(this.state, account),
+        waitFinal: async (hash) => this.isFinal(hash),
+        isFinal: async (hash) => this.isFinal(hash),
+      },
+    }
   }
 
   async send<T extends TxType>(key: PrivateKey, type: T, payload: Transaction<T>["payload"]): Promise<Transaction<T>> {

@@ -51,7 +51,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     const keys = [keyA, keyB]
     const urls: string[] = []
     for (let i = 0; i < 2; i++) {
-      const service = new HealthService({hospital: ids[i]!}, {ledger: chain.ledger(), vault: new Vault({datadir: join(dir, ids[i]!)}), nodeKey: keys[i]!, exchange: exchanges[i]})
+      const service = new HealthService({hospital: ids[i]!}, {...chain.deps(), vault: new Vault({datadir: join(dir, ids[i]!)}), nodeKey: keys[i]!, exchange: exchanges[i]})
       await service.start()
       services.push(service)
       chain.onFinalized((block) => service.onFinalizedBlock(block))
@@ -66,7 +66,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
         chain_getTx: method(params({hash: p.hex({bytes: 32})}), {
           permission: "read",
           summary: "finality of a transaction",
-          handler: async ({hash}) => ((await chain.ledger().isFinal(hash)) ? {status: "final"} : null),
+          handler: async ({hash}) => (chain.isFinal(hash) ? {status: "final"} : null),
         }),
         ...txMethods({
           submitTx: async (tx) => (await chain.submit(tx), tx.hashHex()),
