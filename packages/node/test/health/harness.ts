@@ -1,21 +1,24 @@
 /**
  * A one-process chain for the health service tests: the real state machine (validateTx, checkTx,
- * executeBlock) over an in-memory state, finalizing each submitted transaction in its own block at
- * once. Only consensus and gossip are left out; multi-process tests in test/ run the real network.
+ * executeBlock) over an in-memory state and core's block assembly (assembleNextBlock, as the node and
+ * the simulator build blocks), finalizing each submitted transaction in its own block at once. Only
+ * consensus and gossip are left out; multi-process tests in test/ run the real network.
  */
 import {
-  Block,
   MemoryState,
   PrivateKey,
   Role,
   Transaction,
   TxType,
+  assembleNextBlock,
   checkTx,
   executeBlock,
+  genesisBlock,
   genesisExecution,
   getNextNonce,
+  proposerOf,
   validateTx,
-  validatorsHashOf,
+  type Block,
   type Genesis,
 } from "@careledger/core"
 import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "../../src/health/chain.js"
@@ -26,8 +29,10 @@ export class LocalChain {
   readonly blocks: Block[] = []
   private readonly final = new Set<string>()
   private height = 0
-  private parentHash: Uint8Array = new Uint8Array(32)
+  private parentHash: Uint8Array
   private stateRoot: Uint8Array
+  /** The validator set that decides the next block. */
+  private validators: Uint8Array[]
   private listeners: ((block: Block) => Promise<void>)[] = []
   clock: number
 
@@ -35,6 +40,8 @@ export class LocalChain {
     const execution = genesisExecution(genesis)
     this.state.apply(execution.writes)
     this.stateRoot = execution.stateRoot
+    this.validators = execution.validators
+    this.parentHash = genesisBlock(genesis, execution).hash()
     this.clock = genesis.timestamp + 1000
   }
 
@@ -49,27 +56,21 @@ export class LocalChain {
     const timestamp = this.clock
     await checkTx(this.state, tx, {chainId: this.genesis.chainId, height, timestamp})
     const execution = await executeBlock(this.state, {chainId: this.genesis.chainId, height, timestamp, parentStateRoot: this.stateRoot}, [tx])
-    const block = Block.create(
-      {
-        chainId: this.genesis.chainId,
-        height,
-        round: 0,
-        parentHash: this.parentHash,
-        timestamp,
-        proposer: new Uint8Array(32),
-        stateRoot: execution.stateRoot,
-        validatorsHash: validatorsHashOf(execution.validators),
-        lastCommit: null,
-      },
-      [tx],
-    )
+    const parent = {chainId: this.genesis.chainId, height: this.height, hash: this.parentHash, timestamp: this.lastTimestamp(), validators: this.validators, parentValidators: this.validators}
+    // No consensus here: the round-0 proposer is named, but nobody signs a commit certificate.
+    const block = assembleNextBlock(parent, {round: 0, proposer: proposerOf(this.validators, height, 0), timestamp, stateRoot: execution.stateRoot, lastCommit: null}, [tx])
     this.state.apply(execution.writes)
     this.stateRoot = execution.stateRoot
+    this.validators = execution.validators
     this.parentHash = block.hash()
     this.height = height
     this.blocks.push(block)
     this.final.add(tx.hashHex())
     for (const listener of this.listeners) await listener(block)
+  }
+
+  private lastTimestamp(): number {
+    return this.height === 0 ? this.genesis.timestamp : this.blocks[this.blocks.length - 1]!.header.timestamp
   }
 
   /** Whether the transaction is in a block: every accepted one is, at once. */
@@ -83,7 +84,7 @@ export class LocalChain {
       chain: {
         chainId: this.genesis.chainId,
         state: () => this.state,
-        head: () => ({height: this.height, timestamp: this.height === 0 ? this.genesis.timestamp : this.blocks[this.blocks.length - 1]!.header.timestamp}),
+        head: () => ({height: this.height, timestamp: this.lastTimestamp()}),
       },
       submitter: {
         submit: (tx) => this.submit(tx),
