@@ -209,6 +209,20 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     expect(audit.type).to.equal("searchset")
     const consents = checked((await self.search({resourceType: "Consent", searchParams: {patient: patient.id}})) as FhirResource)
     expect(consents.total).to.equal(2)
+
+    // Searches and exports are journalled before they are answered: A killed with SIGKILL right
+    // after still shows them when it is back.
+    await cluster.kill(0)
+    cluster.start(0)
+    await cluster.ready(0)
+    await eventually(async () => ((await fetch(`${fhirA}/metadata`)).ok ? true : undefined), "A's FHIR endpoint after the restart")
+    const afterKill = new Client({baseUrl: fhirA, bearerToken: await token(fhirA, patient, "patient/*.read")})
+    type Event = {type: {code: string}; subtype: {code: string}[]; entity: {role: {code: string}; query?: string}[]}
+    const trail = checked((await afterKill.search({resourceType: "AuditEvent", searchParams: {patient: patient.id, _count: 100}})) as FhirResource)
+    const events = ((trail.entry ?? []) as {resource: Event}[]).map((e) => e.resource)
+    const queries = events.flatMap((e) => e.entity.filter((x) => x.role.code === "24").map((x) => Buffer.from(x.query!, "base64").toString("utf8")))
+    expect(queries).to.include(`Observation?patient=${patient.id}&_count=1`)
+    expect(events.some((e) => e.type.code === "110106" && e.subtype[0]!.code === "operation")).to.equal(true)
   })
 
   it("runs the curl examples of docs/fhir.md as written", async () => {

@@ -45,6 +45,7 @@ export const SETTINGS: {readonly [K in keyof NodeConfig]: Setting} = {
   fhirPublicUrl: {kind: "nullableString", env: "CARELEDGER_FHIR_PUBLIC_URL", flag: "fhir-public-url", doc: "FHIR base URL behind a TLS proxy"},
   fhirAllowedHosts: {kind: "list", env: "CARELEDGER_FHIR_ALLOWED_HOSTS", flag: "fhir-allowed-hosts", doc: "Host names the FHIR endpoint answers (default: bind address and localhost; * any)"},
   fhirTlsCert: {kind: "nullablePath", env: "CARELEDGER_FHIR_TLS_CERT", flag: "fhir-tls-cert", doc: "PEM certificate: serve FHIR over HTTPS (with --fhir-tls-key)"},
+  fhirAuditors: {kind: "list", env: "CARELEDGER_FHIR_AUDITORS", flag: "fhir-auditors", doc: "keys (hex) of auditors: FHIR Consent and AuditEvent of any patient"},
   fhirTlsKey: {kind: "nullablePath", env: "CARELEDGER_FHIR_TLS_KEY", flag: "fhir-tls-key", doc: "PEM private key of --fhir-tls-cert (mode 600)"},
   observer: {kind: "bool", env: "CARELEDGER_OBSERVER", flag: "observer", doc: "follow without voting"},
   logLevel: {kind: "logLevel", env: "CARELEDGER_LOG_LEVEL", flag: "log-level", doc: "fatal|error|warn|info|debug|trace|silent"},

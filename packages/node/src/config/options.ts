@@ -45,6 +45,8 @@ export interface NodeConfig {
   /** PEM certificate and key: with both the FHIR endpoint serves HTTPS only (and may bind beyond loopback). */
   fhirTlsCert: string | null
   fhirTlsKey: string | null
+  /** Keys (hex) this node accepts as auditors on the FHIR endpoint (Consent and AuditEvent of any patient). */
+  fhirAuditors: string[]
   /** Follow the chain without voting even when this node's key is a validator. */
   observer: boolean
   logLevel: LogLevel
@@ -89,6 +91,7 @@ export function defaultConfig(dataDir: string): NodeConfig {
     fhirAllowedHosts: [],
     fhirTlsCert: null,
     fhirTlsKey: null,
+    fhirAuditors: [],
     observer: false,
     logLevel: "info",
     logFormat: "auto",

@@ -98,9 +98,15 @@ export function parseScope(text: string): Scope | undefined {
   }
 }
 
+/**
+ * The role of a key the node's operator named as an auditor (`--fhir-auditors`). Core enrols no
+ * auditor role, so auditors are this node's decision, as the RPC's admin tokens are.
+ */
+export const AUDITOR = "auditor"
+
 export interface AccessToken {
   client: string
-  role: Role
+  role: Role | typeof AUDITOR
   hospital: string
   scopes: Scope[]
   scopeText: string
@@ -121,6 +127,15 @@ export function grantable(role: Role, scope: Scope): Scope | undefined {
   if (scope.context === "patient") return undefined
   if (role === Role.Researcher) return scope.read ? {...scope, write: false} : undefined
   return scope
+}
+
+/** The resource types an auditor reads: consents and the audit trail, never records. */
+export const AUDITOR_TYPES: readonly string[] = ["Consent", "AuditEvent"]
+
+/** What an auditor may hold of a requested scope: system/ reads of AUDITOR_TYPES only. */
+export function grantableToAuditor(scope: Scope): Scope[] {
+  if (scope.context !== "system" || !scope.read) return []
+  return AUDITOR_TYPES.filter((type) => scope.type === "*" || scope.type === type).map((type) => ({context: "system", type, read: true, write: false}))
 }
 
 function formatScope(s: Scope): string {

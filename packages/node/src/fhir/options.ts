@@ -32,6 +32,11 @@ export interface FhirServerOptions {
   /** PEM certificate chain and private key files: when both are set the endpoint speaks HTTPS only. */
   tlsCert: string | null
   tlsKey: string | null
+  /**
+   * Keys (64 hex) of auditors: their tokens may hold system/Consent.read and system/AuditEvent.read
+   * and search any patient's consents and audit trail here, and nothing else.
+   */
+  auditors: string[]
 }
 
 export const defaultFhirServerOptions: FhirServerOptions = {
@@ -48,6 +53,7 @@ export const defaultFhirServerOptions: FhirServerOptions = {
   allowedHosts: [],
   tlsCert: null,
   tlsKey: null,
+  auditors: [],
 }
 
 /** The FHIR server's options from the node's config (the rest keep their defaults). */
@@ -60,5 +66,6 @@ export function fhirServerOptionsOf(config: NodeConfig): FhirServerOptions {
     allowedHosts: config.fhirAllowedHosts,
     tlsCert: config.fhirTlsCert,
     tlsKey: config.fhirTlsKey,
+    auditors: config.fhirAuditors,
   }
 }

@@ -26,14 +26,16 @@ import {CLIENT_ASSERTION_TYPE, type FhirResource} from "@careledger/client"
 import type {HealthService} from "../health/service.js"
 import type {FinalizedChain} from "../health/chain.js"
 import {validateFhirResourceStrict} from "../health/fhir.js"
-import {accessEntryToFhir, chainEventToFhir, consentToFhir, exportContext, type ChainEvent} from "../health/export.js"
+import {accessEntryToFhir, chainEventToFhir, consentToFhir, exportContext, interactionToFhir, type ChainEvent} from "../health/export.js"
+import type {InteractionCode, InteractionEntry, InteractionKind} from "../health/interactions.js"
 import {wholeTrail} from "../health/audit.js"
 import {FhirApiError, FhirApiErrorCode, operationOutcome} from "./errors.js"
-import {TokenStore, allows, grantable, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
+import {AUDITOR, TokenStore, allows, grantable, grantableToAuditor, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
 import {capabilityStatement, smartConfiguration} from "./capability.js"
 import {defaultFhirServerOptions, type FhirServerOptions} from "./options.js"
 import {closeHttpServer, createHttpServer, readTlsFiles, type TlsFiles} from "../rpc/http.js"
 import {BrowserGuard} from "../rpc/browser.js"
+import {NodeConfigError, NodeConfigErrorCode} from "../config/errors.js"
 
 /** Record types this endpoint stores and serves (the CapabilityStatement lists exactly these). */
 export const FHIR_RECORD_TYPES = [
@@ -137,6 +139,7 @@ export class FhirServer {
   /** The RPC's Host allow-list and Origin check; no CORS origins, so no web page of another origin is answered. */
   private readonly guard: BrowserGuard
   private readonly tls: TlsFiles | null
+  private readonly auditors: ReadonlySet<string>
 
   constructor(
     options: Partial<FhirServerOptions>,
@@ -147,6 +150,9 @@ export class FhirServer {
     this.tokens = new TokenStore({maxTokens: this.options.maxTokens, lifetimeSeconds: this.options.tokenLifetimeSeconds})
     this.guard = new BrowserGuard({host: this.options.host, allowedHosts: this.options.allowedHosts, corsOrigins: []}, "FHIR")
     this.tls = readTlsFiles(this.options.tlsCert, this.options.tlsKey, {cert: "--fhir-tls-cert", key: "--fhir-tls-key"})
+    const badAuditor = this.options.auditors.find((key) => !/^[0-9a-f]{64}$/.test(key))
+    if (badAuditor !== undefined) throw new NodeConfigError(NodeConfigErrorCode.BAD_VALUE, `FHIR auditor ${JSON.stringify(badAuditor)} is not a key (64 lowercase hex characters)`)
+    this.auditors = new Set(this.options.auditors)
     const T = `(${FHIR_RECORD_TYPES.join("|")})`
     const ID = "([A-Za-z0-9\\-.]{1,64})"
     this.routes = [
@@ -298,6 +304,59 @@ export class FhirServer {
     return token
   }
 
+  /**
+   * A read-type interaction's token, checked for scope; a refusal is journalled (with what `about`
+   * can tell of the record and patient concerned) before the 403 leaves.
+   */
+  private async authorizeRead(req: Request, type: string, interaction: InteractionCode, about: () => Promise<{recordId?: string; patient?: string}>): Promise<AccessToken> {
+    const token = this.authenticate(req)
+    if (!allows(token, type, "read")) {
+      const known = await about().catch(() => ({}))
+      throw await this.refuse(token, req, {interaction, resourceType: type, ...known}, `the token's scopes (${token.scopeText}) do not allow reading ${type}`)
+    }
+    return token
+  }
+
+  /** Journals an interaction (synced) before its answer leaves. */
+  private async journal(
+    token: AccessToken,
+    req: Request,
+    facts: {kind: InteractionKind; interaction: InteractionCode; resourceType: string; recordId?: string; patient?: string; reason?: string},
+  ): Promise<void> {
+    const q = req.query.toString()
+    await this.deps.health.interactions.append({
+      kind: facts.kind,
+      interaction: facts.interaction,
+      resourceType: facts.resourceType,
+      recordId: facts.recordId ?? null,
+      patient: facts.patient ?? null,
+      client: token.client,
+      role: token.role,
+      purpose: token.purpose,
+      breakGlass: token.breakGlass,
+      query: `${req.path.join("/")}${q === "" ? "" : `?${q}`}`,
+      reason: facts.reason ?? null,
+    })
+  }
+
+  /** Journals a refusal and returns the 403 to throw. */
+  private async refuse(
+    token: AccessToken,
+    req: Request,
+    facts: {interaction: InteractionCode; resourceType: string; recordId?: string; patient?: string},
+    message: string,
+  ): Promise<FhirApiError> {
+    await this.journal(token, req, {...facts, kind: "refused", reason: message})
+    return fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", message)
+  }
+
+  /** The patient a request's `patient`/`subject` parameter names, if it names a known one. */
+  private async queryPatient(req: Request): Promise<{patient?: string}> {
+    const ref = req.query.get("patient") ?? req.query.get("subject")
+    if (ref === null) return {}
+    return {patient: await this.patientKeyOf(ref.includes("/") ? ref : `Patient/${ref}`, "patient")}
+  }
+
   // ---------------------------------------------------------------------------------------------
   // SMART token endpoint
 
@@ -322,28 +381,35 @@ export class FhirServer {
     const jtiKey = `${assertion.client}:${assertion.claims.jti}`
     if (this.seenJti.has(jtiKey)) throw new FhirApiError(FhirApiErrorCode.UNAUTHENTICATED, "this client assertion (jti) was already used", 401, "security", {oauthError: "invalid_client"})
     const identity = await getIdentity(this.deps.chain.state(), assertion.client)
-    if (identity === undefined || identity.revoked) {
+    const auditor = this.auditors.has(assertion.client)
+    // An auditor is named by this node's operator and need not be enrolled; a revoked enrolment still ends it.
+    if (identity?.revoked === true || (identity === undefined && !auditor)) {
       throw new FhirApiError(FhirApiErrorCode.UNAUTHENTICATED, "the client key is not enrolled on chain (or was revoked)", 401, "security", {oauthError: "invalid_client"})
     }
+    const role = auditor ? AUDITOR : identity!.role
     const scopes: Scope[] = []
     for (const text of (form.get("scope") ?? "").split(" ").filter((s) => s !== "")) {
       const scope = parseScope(text)
-      const granted = scope === undefined ? undefined : grantable(identity.role, scope)
-      if (granted !== undefined) scopes.push(granted)
+      if (scope === undefined) continue
+      if (auditor) scopes.push(...grantableToAuditor(scope))
+      else {
+        const granted = grantable(identity!.role, scope)
+        if (granted !== undefined) scopes.push(granted)
+      }
     }
     if (scopes.length === 0) {
-      throw new FhirApiError(FhirApiErrorCode.FORBIDDEN, `none of the requested scopes is allowed for a ${identity.role}`, 400, "forbidden", {oauthError: "invalid_scope"})
+      throw new FhirApiError(FhirApiErrorCode.FORBIDDEN, `none of the requested scopes is allowed for a ${role}`, 400, "forbidden", {oauthError: "invalid_scope"})
     }
-    if (assertion.breakGlass && identity.role !== Role.Provider) {
+    if (assertion.breakGlass && role !== Role.Provider) {
       throw new FhirApiError(FhirApiErrorCode.FORBIDDEN, "only providers may ask for break-glass (ETREAT)", 400, "forbidden", {oauthError: "invalid_scope"})
     }
     this.seenJti.set(jtiKey, assertion.claims.exp * 1000)
     if (this.seenJti.size > MAX_JTI_ENTRIES) this.seenJti.delete(this.seenJti.keys().next().value as string)
     const {token, value} = this.tokens.issue(
-      {client: assertion.client, role: identity.role, hospital: identity.hospital, scopes, purpose: assertion.purpose, breakGlass: assertion.breakGlass, assertion: assertion.jwt},
+      {client: assertion.client, role, hospital: identity?.hospital ?? this.deps.health.hospital, scopes, purpose: assertion.purpose, breakGlass: assertion.breakGlass, assertion: assertion.jwt},
       nowMs,
     )
-    this.deps.logger?.info({client: assertion.client, role: identity.role, scope: value.scopeText, purpose: assertion.claims.purpose_of_use}, "FHIR access token issued")
+    this.deps.logger?.info({client: assertion.client, role, scope: value.scopeText, purpose: assertion.claims.purpose_of_use}, "FHIR access token issued")
     return {
       status: 200,
       contentType: "application/json",
@@ -353,7 +419,7 @@ export class FhirServer {
         expires_in: this.options.tokenLifetimeSeconds,
         scope: value.scopeText,
         purpose_of_use: assertion.claims.purpose_of_use,
-        ...(identity.role === Role.Patient ? {patient: assertion.client} : {}),
+        ...(role === Role.Patient ? {patient: assertion.client} : {}),
       },
     }
   }
@@ -432,11 +498,15 @@ export class FhirServer {
   }
 
   private async read(req: Request, type: string, id: string, version: number | undefined): Promise<Reply> {
-    const token = this.authorize(req, type, "read")
+    const interaction = version === undefined ? "read" : "vread"
+    const token = await this.authorizeRead(req, type, interaction, async () => {
+      const r = await loadRecord(this.deps.chain.state(), id)
+      return r === undefined || r.resourceType !== type ? {} : {recordId: id, patient: r.patient}
+    })
     const record = await loadRecord(this.deps.chain.state(), id)
     if (record === undefined || record.resourceType !== type) throw fail(FhirApiErrorCode.NOT_FOUND, 404, "not-found", `${type}/${id} is not known`)
     if (token.role === Role.Patient && record.patient !== token.client) {
-      throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", "a patient token reads only its own records")
+      throw await this.refuse(token, req, {interaction, resourceType: type, recordId: id, patient: record.patient}, "a patient token reads only its own records")
     }
     const result = await this.deps.health.readAs({reader: fromHex(token.client)!, purpose: token.purpose, breakGlass: token.breakGlass, assertion: token.assertion}, id, version)
     const body = await this.decorate(result.resource, id, result.version)
@@ -486,23 +556,30 @@ export class FhirServer {
     }
   }
 
-  /** A patient's consents and audit trail are for the patient (auditors use the RPC's admin audit_trail). */
-  private patientOnly(token: AccessToken, type: string): void {
-    if (token.role !== Role.Patient) throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", `${type} search is for the patient's own token (patient/${type}.read)`)
-  }
-
-  /** The patient a search names; a patient token may only name itself. */
-  private async searchPatient(req: Request, token: AccessToken, required: boolean): Promise<string | undefined> {
-    const refs = [req.query.get("patient"), req.query.get("subject")].filter((v): v is string => v !== null)
-    if (refs.length === 0) {
+  /** The patient a search names; a patient token may only name itself (a refusal is journalled). */
+  private async searchPatient(req: Request, token: AccessToken, type: string, required: boolean): Promise<string | undefined> {
+    const {patient} = await this.queryPatient(req)
+    if (patient === undefined) {
       if (token.role === Role.Patient) return token.client
       if (required) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "required", "this search needs a patient parameter", ["patient"])
       return undefined
     }
-    const ref = refs[0]!.includes("/") ? refs[0]! : `Patient/${refs[0]}`
-    const key = await this.patientKeyOf(ref, "patient")
-    if (token.role === Role.Patient && key !== token.client) throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", "a patient token searches only its own data")
-    return key
+    if (token.role === Role.Patient && patient !== token.client) {
+      throw await this.refuse(token, req, {interaction: "search-type", resourceType: type, patient}, "a patient token searches only its own data")
+    }
+    return patient
+  }
+
+  /**
+   * The patient whose consents or audit trail are searched: a patient's own, or any patient's for an
+   * auditor. Anyone else is refused, and the refusal journalled.
+   */
+  private async trailPatient(req: Request, token: AccessToken, type: string): Promise<string> {
+    if (token.role !== Role.Patient && token.role !== AUDITOR) {
+      const known = await this.queryPatient(req).catch(() => ({}))
+      throw await this.refuse(token, req, {interaction: "search-type", resourceType: type, ...known}, `${type} search is for the patient's own token (patient/${type}.read) or an auditor's (system/${type}.read)`)
+    }
+    return (await this.searchPatient(req, token, type, true))!
   }
 
   private lastUpdatedFilter(req: Request): (t: number) => boolean {
@@ -564,56 +641,64 @@ export class FhirServer {
   }
 
   private async search(req: Request, type: string): Promise<Reply> {
-    const token = this.authorize(req, type, "read")
+    const token = await this.authorizeRead(req, type, "search-type", () => this.queryPatient(req))
     this.checkParams(req, ["patient", "subject", "_lastUpdated", "_count", "_offset"])
-    const patient = await this.searchPatient(req, token, false)
+    const patient = await this.searchPatient(req, token, type, false)
     const page = this.pageParams(req)
     const matches = await this.matchingRecords(req, type, patient)
     const slice = matches.slice(page.offset, page.offset + page.count)
-    return this.bundle(req, type, await this.readAll(token, slice), undefined, page, page.offset + page.count < matches.length)
+    const reply = this.bundle(req, type, await this.readAll(token, slice), undefined, page, page.offset + page.count < matches.length)
+    await this.journal(token, req, {kind: "search", interaction: "search-type", resourceType: type, patient})
+    return reply
   }
 
   private async everything(req: Request, id: string): Promise<Reply> {
-    const token = this.authorize(req, "Patient", "read")
-    this.checkParams(req, ["_count", "_offset"])
+    this.authenticate(req)
     const key = await this.patientKeyOf(`Patient/${id}`, "id")
+    const token = await this.authorizeRead(req, "Patient", "operation", async () => ({patient: key}))
+    this.checkParams(req, ["_count", "_offset"])
     if (token.role !== Role.Patient || key !== token.client) {
-      throw fail(FhirApiErrorCode.FORBIDDEN, 403, "forbidden", "$everything is for the authenticated patient's own data (a patient token)")
+      throw await this.refuse(token, req, {interaction: "operation", resourceType: "Patient", patient: key}, "$everything is for the authenticated patient's own data (a patient token)")
     }
     const page = this.pageParams(req)
     const matches = await this.matchingRecords(req, undefined, key)
     const slice = matches.slice(page.offset, page.offset + page.count)
-    return this.bundle(req, "*", await this.readAll(token, slice), matches.length, page, page.offset + page.count < matches.length)
+    const reply = this.bundle(req, "*", await this.readAll(token, slice), matches.length, page, page.offset + page.count < matches.length)
+    await this.journal(token, req, {kind: "export", interaction: "operation", resourceType: "Patient", patient: key})
+    return reply
   }
 
   private async searchConsent(req: Request): Promise<Reply> {
-    const token = this.authorize(req, "Consent", "read")
-    this.patientOnly(token, "Consent")
+    const token = await this.authorizeRead(req, "Consent", "search-type", () => this.queryPatient(req))
     this.checkParams(req, ["patient", "_count", "_offset"])
-    const patient = (await this.searchPatient(req, token, true))!
+    const patient = await this.trailPatient(req, token, "Consent")
     const page = this.pageParams(req)
     const now = this.now()
     const all = await listConsents(this.deps.chain.state(), {patient}, MAX_LIST_LIMIT)
     const slice = all.slice(page.offset, page.offset + page.count)
     const context = await exportContext(this.deps.chain.state(), slice, [], (await getIdentity(this.deps.chain.state(), patient))?.hospital, (h) => this.deps.blockTime(h))
     const entries = slice.map((c) => consentToFhir(c, now, context))
+    await this.journal(token, req, {kind: "search", interaction: "search-type", resourceType: "Consent", patient})
     return this.bundle(req, "Consent", entries, all.length, page, page.offset + page.count < all.length)
   }
 
   private async searchAudit(req: Request): Promise<Reply> {
-    const token = this.authorize(req, "AuditEvent", "read")
-    this.patientOnly(token, "AuditEvent")
+    const token = await this.authorizeRead(req, "AuditEvent", "search-type", () => this.queryPatient(req))
     this.checkParams(req, ["patient", "_count", "_offset"])
-    const patient = (await this.searchPatient(req, token, true))!
+    const patient = await this.trailPatient(req, token, "AuditEvent")
     const page = this.pageParams(req)
-    // Reads and refusals from the access log, plus the chain's other facts about the patient's data.
+    // Reads and refusals from the access log, the chain's other facts about the patient's data, and
+    // this node's journal of searches, exports and scope refusals.
     const access = await wholeTrail(this.deps.chain.state(), patient)
-    const events: ({at: number} & ({access: (typeof access)[number]} | {chain: ChainEvent}))[] = access.map((entry) => ({at: entry.at, access: entry}))
+    type Event = {at: number} & ({access: (typeof access)[number]} | {chain: ChainEvent} | {interaction: InteractionEntry})
+    const events: Event[] = access.map((entry) => ({at: entry.at, access: entry}))
     for (const event of await this.chainEvents(patient)) events.push({at: event.at, chain: event})
+    for (const entry of await this.deps.health.interactions.of(patient)) events.push({at: entry.at, interaction: entry})
     events.sort((a, b) => b.at - a.at)
     const slice = events.slice(page.offset, page.offset + page.count)
     const context = await exportContext(this.deps.chain.state(), [], slice.flatMap((e) => ("access" in e ? [e.access] : [])))
-    const entries = slice.map((e) => ("access" in e ? accessEntryToFhir(e.access, context) : chainEventToFhir(e.chain)))
+    const entries = slice.map((e) => ("access" in e ? accessEntryToFhir(e.access, context) : "chain" in e ? chainEventToFhir(e.chain) : interactionToFhir(e.interaction)))
+    await this.journal(token, req, {kind: "search", interaction: "search-type", resourceType: "AuditEvent", patient})
     return this.bundle(req, "AuditEvent", entries, events.length, page, page.offset + page.count < events.length)
   }
 

@@ -8,6 +8,7 @@
  */
 import {AccessDecisionKind, Purpose, fromHex, getHospitalByKey, loadRecord, type AccessLogEntry, type ConsentRecord, type StateReader} from "@careledger/core"
 import type {FhirResource} from "@careledger/client"
+import type {InteractionEntry} from "./interactions.js"
 
 /** FHIR's system for identifiers whose value is itself a URI. */
 export const URI_SYSTEM = "urn:ietf:rfc:3986"
@@ -293,6 +294,84 @@ export function chainEventToFhir(event: ChainEvent): FhirResource {
         type: {system: ENTITY_TYPE, code: "2", display: "System Object"},
         role: {system: OBJECT_ROLE, code: "13", display: "Security Resource"},
       },
+    ],
+  }
+}
+
+/**
+ * BALP-shaped AuditEvent of a journalled FHIR interaction: a search (`rest` / `search-type`, action
+ * E, the query as a Query entity), an export (DICOM `110106` Export / `operation`, the patient's
+ * data leaving) or a request refused before consent was asked (outcome 4, the interaction it was).
+ */
+export function interactionToFhir(entry: InteractionEntry): FhirResource {
+  const refused = entry.kind === "refused"
+  const purpose = [{coding: [entry.breakGlass ? {system: ACT_REASON, code: "ETREAT", display: "Emergency Treatment"} : purposeCoding(entry.purpose)]}]
+  const selfAccess = entry.patient !== null && entry.client === entry.patient
+  const type =
+    entry.kind === "export"
+      ? {system: DCM, code: "110106", display: "Export"}
+      : {system: "http://terminology.hl7.org/CodeSystem/audit-event-type", code: "rest", display: "RESTful Operation"}
+  const display = entry.interaction === "operation" ? "operation ($everything)" : entry.interaction
+  return {
+    resourceType: "AuditEvent",
+    id: entry.id,
+    ...(entry.breakGlass ? {meta: {security: [{system: ACT_REASON, code: "BTG", display: "break the glass"}]}} : {}),
+    type,
+    subtype: [{system: "http://hl7.org/fhir/restful-interaction", code: entry.interaction, display}],
+    action: entry.interaction === "search-type" ? "E" : "R",
+    recorded: new Date(entry.at).toISOString(),
+    // 0 = success, 4 = minor failure (refused by policy).
+    outcome: refused ? "4" : "0",
+    ...(refused ? {outcomeDesc: `refused: ${entry.reason ?? ""}`} : {}),
+    purposeOfEvent: purpose,
+    agent: [
+      {
+        type: {
+          coding: [
+            selfAccess
+              ? {system: "http://terminology.hl7.org/CodeSystem/v3-RoleClass", code: "PAT", display: "patient"}
+              : {system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "IRCP", display: "information recipient"},
+          ],
+        },
+        who: {identifier: keyIdentifier(entry.client)},
+        requestor: true,
+        purposeOfUse: purpose,
+      },
+      {
+        // The client: the SMART client authenticated with the user's enrolled key.
+        type: {coding: [{system: DCM, code: "110153", display: "Source Role ID"}]},
+        who: {identifier: keyIdentifier(entry.client), display: `SMART client (${entry.role})`},
+        requestor: false,
+      },
+      {
+        // The server: this hospital's FHIR endpoint, which answered and journalled.
+        type: {coding: [{system: DCM, code: "110152", display: "Destination Role ID"}]},
+        who: {display: `hospital ${entry.hospital}`},
+        requestor: false,
+      },
+    ],
+    source: {
+      site: entry.hospital,
+      observer: {display: `hospital ${entry.hospital}`},
+      type: [{system: "http://terminology.hl7.org/CodeSystem/security-source-type", code: "4", display: "Application Server"}],
+    },
+    entity: [
+      ...(entry.patient === null
+        ? []
+        : [{what: {reference: `Patient/${entry.patient}`}, type: {system: ENTITY_TYPE, code: "1", display: "Person"}, role: {system: OBJECT_ROLE, code: "1", display: "Patient"}}]),
+      ...(entry.recordId === null
+        ? []
+        : [{what: {reference: `${entry.resourceType}/${entry.recordId}`}, type: {system: ENTITY_TYPE, code: "2", display: "System Object"}, role: {system: OBJECT_ROLE, code: "4", display: "Domain Resource"}}]),
+      ...(entry.interaction === "search-type"
+        ? [
+            {
+              type: {system: ENTITY_TYPE, code: "2", display: "System Object"},
+              role: {system: OBJECT_ROLE, code: "24", display: "Query"},
+              description: entry.query,
+              query: Buffer.from(entry.query, "utf8").toString("base64"),
+            },
+          ]
+        : []),
     ],
   }
 }

@@ -7,7 +7,8 @@
  * (mode 0600). Wrapped keys sit in the vault's own LevelDB (`<datadir>/vault/index`), ciphertext in
  * one file per version (`<datadir>/vault/blobs`). Only records this hospital is custodian of are
  * kept: a record fetched from another hospital is handed to the reader and never stored. The same
- * LevelDB holds the journal of access-log entries not yet final (see journal.ts). Erasure is
+ * LevelDB holds the journal of access-log entries not yet final (see journal.ts) and the journal of
+ * FHIR interactions the access log cannot carry (interactions.ts). Erasure is
  * crypto-shredding: the wrapped key is deleted and compacted out of LevelDB, the ciphertext files
  * are overwritten and unlinked.
  */
@@ -23,6 +24,9 @@ const KEY_LENGTH = 32
 const IV_LENGTH = 12
 const TAG_LENGTH = 16
 const PENDING_PREFIX = "pending:"
+/** interaction:<seq, 16 digits> holds an entry; interaction-p:<patient>:<seq> indexes it by patient. */
+const INTERACTION_PREFIX = "interaction:"
+const INTERACTION_BY_PATIENT = "interaction-p:"
 
 /** What the vault keeps for one record version: the salt and the canonical resource bytes. */
 export interface VaultEntry {
@@ -351,5 +355,36 @@ export class Vault {
       out.push({hash: key.slice(PENDING_PREFIX.length), tx: value})
     }
     return out
+  }
+
+  // ---- journal of FHIR interactions (searches, exports, scope refusals; see interactions.ts) ---
+
+  /** Persists (synced) one interaction entry and its patient index before the answer leaves. */
+  async putInteraction(seq: number, patient: string | null, entry: Uint8Array): Promise<void> {
+    const key = String(seq).padStart(16, "0")
+    const batch = this.open().db.batch().put(`${INTERACTION_PREFIX}${key}`, entry)
+    if (patient !== null) batch.put(`${INTERACTION_BY_PATIENT}${patient}:${key}`, new Uint8Array())
+    await batch.write({sync: true})
+  }
+
+  /** The newest interaction entry, if any (the journal continues its sequence and hash chain from it). */
+  async lastInteraction(): Promise<Uint8Array | undefined> {
+    for await (const value of this.open().db.values({gte: INTERACTION_PREFIX, lt: `${INTERACTION_PREFIX}\xff`, reverse: true, limit: 1})) return value
+    return undefined
+  }
+
+  /** Every interaction entry, oldest first, streamed. */
+  async *allInteractions(): AsyncGenerator<Uint8Array> {
+    yield* this.open().db.values({gte: INTERACTION_PREFIX, lt: `${INTERACTION_PREFIX}\xff`})
+  }
+
+  /** A patient's interaction entries, newest first, at most `limit`. */
+  async interactionsOf(patient: string, limit: number): Promise<Uint8Array[]> {
+    const db = this.open().db
+    const prefix = `${INTERACTION_BY_PATIENT}${patient}:`
+    const keys: string[] = []
+    for await (const key of db.keys({gte: prefix, lt: `${prefix}\xff`, reverse: true, limit})) keys.push(`${INTERACTION_PREFIX}${key.slice(prefix.length)}`)
+    const values = await db.getMany(keys)
+    return values.filter((v): v is Uint8Array => v !== undefined)
   }
 }

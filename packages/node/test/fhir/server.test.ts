@@ -203,6 +203,119 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     expect(await token(servers[0]!, patient, "patient/*.read", "ETREAT").catch((e: Error) => e.message)).to.match(/invalid_scope/)
   })
 
+  type BalpEvent = {
+    id: string
+    type: {system: string; code: string}
+    subtype: {code: string}[]
+    action: string
+    outcome: string
+    outcomeDesc?: string
+    agent: {type: {coding: {code: string}[]}; who: {identifier?: {value: string}; display?: string}}[]
+    source: {site?: string}
+    entity: {what?: {reference?: string}; role: {code: string}; query?: string; description?: string}[]
+  }
+
+  async function trail(server: FhirServer, bearer: string, patientId: string): Promise<BalpEvent[]> {
+    const bundle = checked((await client(server, bearer).search({resourceType: "AuditEvent", searchParams: {patient: patientId, _count: 100}})) as FhirResource)
+    return ((bundle.entry ?? []) as {resource: BalpEvent}[]).map((e) => e.resource)
+  }
+
+  it("journals searches, exports and scope refusals and shows them in the patient's AuditEvent trail (BALP)", async () => {
+    const writer = client(servers[0]!, await token(servers[0]!, providerA, "system/*.read system/*.write"))
+    const obs = observation("obs-j", `Patient/${patient.id}`)
+    await writer.create({resourceType: "Observation", body: obs, options: {headers: await anchorHeaders(providerA, obs, patient)}})
+    await grant({kind: "hospital", hospital: "hosp-a"})
+    // A token without Observation scope: 403 before any consent decision, journalled.
+    const narrow = client(servers[0]!, await token(servers[0]!, providerA, "system/Condition.read"))
+    expect((await failure(narrow.read({resourceType: "Observation", id: "obs-j"}))).status).to.equal(403)
+    expect((await failure(narrow.search({resourceType: "Observation", searchParams: {patient: patient.id}}))).status).to.equal(403)
+    // A search and an export.
+    await writer.search({resourceType: "Observation", searchParams: {patient: patient.id, _count: 5}})
+    const self = await token(servers[0]!, patient, "patient/*.read")
+    await client(servers[0]!, self).operation({name: "$everything", resourceType: "Patient", id: patient.id, method: "GET"})
+
+    const events = await trail(servers[0]!, self, patient.id)
+    const provider = (e: BalpEvent) => e.agent[0]!.who.identifier!.value
+    const providerDid = (await trail(servers[0]!, self, patient.id)).find((e) => e.subtype[0]!.code === "create")!.agent[0]!.who.identifier!.value
+    const search = events.find((e) => e.subtype[0]!.code === "search-type" && e.outcome === "0" && provider(e) === providerDid)!
+    expect(search.type.code).to.equal("rest")
+    expect(search.action).to.equal("E")
+    expect(search.source.site).to.equal("hosp-a")
+    expect(search.agent.map((a) => a.type.coding[0]!.code)).to.deep.equal(["IRCP", "110153", "110152"])
+    expect(search.entity[0]!.what!.reference).to.equal(`Patient/${patient.id}`)
+    const query = search.entity.find((e) => e.role.code === "24")!
+    expect(Buffer.from(query.query!, "base64").toString("utf8")).to.equal(`Observation?patient=${patient.id}&_count=5`)
+    const exported = events.find((e) => e.subtype[0]!.code === "operation")!
+    expect([exported.type.system, exported.type.code, exported.outcome]).to.deep.equal(["http://dicom.nema.org/resources/ontology/DCM", "110106", "0"])
+    expect(exported.agent[0]!.type.coding[0]!.code).to.equal("PAT")
+    const refusals = events.filter((e) => e.outcome === "4" && provider(e) === providerDid)
+    expect(refusals.map((e) => e.subtype[0]!.code).sort()).to.deep.equal(["read", "search-type"])
+    const refusedRead = refusals.find((e) => e.subtype[0]!.code === "read")!
+    expect(refusedRead.entity.map((e) => e.what?.reference)).to.deep.equal([`Patient/${patient.id}`, "Observation/obs-j"])
+    expect(refusedRead.outcomeDesc).to.match(/scopes \(system\/Condition\.read\) do not allow reading Observation/)
+    // The journal's hash chain holds.
+    expect((await services[0]!.interactions.verify()).brokenAt).to.equal(null)
+  })
+
+  it("auditors search any patient's Consent and AuditEvent with a system/ scope; patients only their own; anyone else 403, journalled", async () => {
+    const auditor = PrivateKey.generate()
+    const audited = new FhirServer(
+      {port: 0, auditors: [auditor.id]},
+      {
+        health: services[0]!,
+        chain: chain.deps().chain,
+        blockTime: async (height) => chain.blocks[height - 1]?.header.timestamp,
+      },
+    )
+    await audited.start()
+    servers.push(audited)
+    await grant({kind: "hospital", hospital: "hosp-a"})
+    const writer = client(audited, await token(audited, providerA, "system/*.write"))
+    const obs = observation("obs-aud", `Patient/${patient.id}`)
+    await writer.create({resourceType: "Observation", body: obs, options: {headers: await anchorHeaders(providerA, obs, patient)}})
+
+    // The auditor's key is named by this node (not enrolled): its token holds only the audit scopes.
+    const tokenUrl = `${audited.url}/auth/token`
+    const granted = (await (
+      await fetch(tokenUrl, {method: "POST", headers: {"content-type": "application/x-www-form-urlencoded"}, body: tokenRequestBody(buildClientAssertion(auditor, {tokenUrl, purposeOfUse: "HOPERAT"}), "system/*.read system/*.write")})
+    ).json()) as {scope: string; access_token: string}
+    expect(granted.scope).to.equal("system/Consent.read system/AuditEvent.read")
+    const asAuditor = client(audited, granted.access_token)
+    const consents = checked((await asAuditor.search({resourceType: "Consent", searchParams: {patient: patient.id}})) as FhirResource)
+    expect(consents.total).to.equal(1)
+    expect(((await trail(audited, granted.access_token, patient.id)).map((e) => e.subtype[0]!.code))).to.include("create")
+    expect((await failure(asAuditor.search({resourceType: "AuditEvent", searchParams: {}}))).status).to.equal(400)
+    // Records are not for auditors (refused by scope, journalled).
+    expect((await failure(asAuditor.read({resourceType: "Observation", id: "obs-aud"}))).status).to.equal(403)
+    expect(await token(audited, PrivateKey.generate(), "system/*.read").catch((e: Error) => e.message)).to.match(/invalid_client/)
+    expect(await token(audited, auditor, "system/*.read", "ETREAT").catch((e: Error) => e.message)).to.match(/invalid_scope/)
+
+    // A provider may not search the trail or the consents; a patient not another patient's.
+    const providerToken = client(audited, await token(audited, providerA, "system/*.read"))
+    const refusedProvider = await failure(providerToken.search({resourceType: "AuditEvent", searchParams: {patient: patient.id}}))
+    expect(refusedProvider.status).to.equal(403)
+    expect((await failure(providerToken.search({resourceType: "Consent", searchParams: {patient: patient.id}}))).status).to.equal(403)
+    const nosy = client(audited, await token(audited, patient, "patient/*.read"))
+    expect((await failure(nosy.search({resourceType: "AuditEvent", searchParams: {patient: otherPatient.id}}))).status).to.equal(403)
+    expect((await failure(nosy.search({resourceType: "Consent", searchParams: {patient: otherPatient.id}}))).status).to.equal(403)
+    // The patient's own: fine.
+    expect(((await nosy.search({resourceType: "Consent", searchParams: {patient: patient.id}})) as FhirResource).total).to.equal(1)
+
+    // The auditor sees each refusal on the trail of the patient it concerned.
+    const patientTrail = await trail(audited, granted.access_token, patient.id)
+    const byProvider = patientTrail.filter((e) => e.outcome === "4" && e.agent[0]!.type.coding[0]!.code === "IRCP" && e.agent[1]!.who.display === "SMART client (provider)")
+    expect(byProvider.map((e) => e.entity.find((x) => x.role.code === "24")!.description).sort()).to.deep.equal([`AuditEvent?patient=${patient.id}`, `Consent?patient=${patient.id}`])
+    const auditorRead = patientTrail.find((e) => e.outcome === "4" && e.agent[1]!.who.display === "SMART client (auditor)")!
+    expect(auditorRead.entity.map((e) => e.what?.reference)).to.deep.equal([`Patient/${patient.id}`, "Observation/obs-aud"])
+    const otherTrail = await trail(audited, granted.access_token, otherPatient.id)
+    const byPatient = otherTrail.filter((e) => e.outcome === "4")
+    expect(byPatient).to.have.length(2)
+    expect(byPatient.every((e) => e.agent[1]!.who.display === "SMART client (patient)" && e.entity[0]!.what!.reference === `Patient/${otherPatient.id}`)).to.equal(true)
+    // The auditor's own searches are on the trail too.
+    expect(otherTrail.some((e) => e.outcome === "0" && e.agent[1]!.who.display === "SMART client (auditor)")).to.equal(false)
+    expect((await trail(audited, granted.access_token, otherPatient.id)).some((e) => e.outcome === "0" && e.agent[1]!.who.display === "SMART client (auditor)")).to.equal(true)
+  })
+
   it("refuses requests without a token, a token in the URL, and a forged or unenrolled client", async () => {
     const anonymous = await failure(new Client({baseUrl: servers[0]!.url!}).read({resourceType: "Observation", id: "x"}))
     expect(anonymous.status).to.equal(401)
