@@ -1,7 +1,17 @@
-import {bytesEqual, fromHex, hashHeader, verifyCommit, verifyMerkleProof} from "@careledger/core"
+import {
+  ApiError,
+  bytesEqual,
+  bytesFromHex,
+  commitFromJson,
+  fromHex,
+  hashHeader,
+  headerFromJson,
+  merklePathFromJson,
+  verifyCommit,
+  verifyMerkleProof,
+} from "@careledger/core"
 import type {TxProof} from "./api.js"
 import {ClientError, ClientErrorCode} from "./errors.js"
-import {bytesFromHex, commitFromJson, headerFromJson, merklePathFromJson} from "./json.js"
 
 /**
  * Checks a transaction proof without trusting the node that served it: the Merkle path leads from
@@ -9,6 +19,16 @@ import {bytesFromHex, commitFromJson, headerFromJson, merklePathFromJson} from "
  * 2/3 of `trustedValidators` (defaults to the set in the proof) signed the commit.
  */
 export function verifyTxProof(proof: TxProof, trustedValidators?: readonly string[]): void {
+  try {
+    checkTxProof(proof, trustedValidators)
+  } catch (err) {
+    // A field that is not what its route declares is the node's bad answer, as for any other call.
+    if (err instanceof ApiError) throw new ClientError(ClientErrorCode.BAD_RESPONSE, err.message, err.details)
+    throw err
+  }
+}
+
+function checkTxProof(proof: TxProof, trustedValidators?: readonly string[]): void {
   const fail = (message: string): never => {
     throw new ClientError(ClientErrorCode.BAD_PROOF, message)
   }

@@ -53,4 +53,10 @@ describe("verifyTxProof", () => {
     const strangers = [PrivateKey.generate(), PrivateKey.generate(), PrivateKey.generate(), PrivateKey.generate()].map((k) => k.id)
     expect(() => verifyTxProof(proofOf(0), strangers)).to.throw(/commit certificate/)
   })
+
+  it("says a proof whose fields are not hex of their length is a bad answer of the node", () => {
+    const garbled = proofOf(1)
+    garbled.header = {...garbled.header, txRoot: "zz"}
+    expect(() => verifyTxProof(garbled)).to.throw(/header\.txRoot is not 32-byte hex/).with.property("code", ClientErrorCode.BAD_RESPONSE)
+  })
 })

@@ -1,8 +1,12 @@
 import {CareLedgerError} from "../errors.js"
 
-/** Failures of API input checked in core (route params); the node maps each code to a JSON-RPC code. */
+/**
+ * Failures of API JSON checked in core: route params (the node maps the code to a JSON-RPC code) and
+ * answers that do not have the shape of their route's result (the client reports a bad response).
+ */
 export enum ApiErrorCode {
   INVALID_PARAMS = "RPC_ERROR_INVALID_PARAMS",
+  BAD_JSON = "API_ERROR_BAD_JSON",
 }
 
 export class ApiError extends CareLedgerError<ApiErrorCode> {}

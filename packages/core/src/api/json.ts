@@ -1,5 +1,9 @@
-/** Core values as the JSON the API carries (bytes as lowercase hex); the node answers with these. */
-import {toHex} from "../encoding/index.js"
+/**
+ * Core values as the JSON the API carries (bytes as lowercase hex) and back: the node answers with
+ * the `...ToJson` converters, the client parses answers with the `...FromJson` ones.
+ */
+import {fromHex, toHex} from "../encoding/index.js"
+import {ApiError, ApiErrorCode} from "./errors.js"
 import type {Block, BlockHeader, CommitCertificate, MerkleStep, Transaction} from "../index.js"
 import type {BlockJson, CommitJson, HeaderJson, JsonValue, MerkleStepJson, TxJson} from "./types.js"
 
@@ -65,4 +69,47 @@ export function blockToJson(block: Block, commit: CommitCertificate | null): Blo
 
 export function merklePathToJson(path: readonly MerkleStep[]): MerkleStepJson[] {
   return path.map((step) => ({side: step.side, hash: toHex(step.hash)}))
+}
+
+/** Hex of an answer as bytes (of `length` when given), or BAD_JSON naming `what`. */
+export function bytesFromHex(hex: string, what: string, length?: number): Uint8Array {
+  const bytes = typeof hex === "string" ? fromHex(hex) : undefined
+  if (bytes === undefined || (length !== undefined && bytes.length !== length)) {
+    throw new ApiError(ApiErrorCode.BAD_JSON, `${what} is not ${length === undefined ? "" : `${length}-byte `}hex`, {field: what})
+  }
+  return bytes
+}
+
+export function commitFromJson(json: CommitJson): CommitCertificate {
+  return {
+    height: json.height,
+    round: json.round,
+    blockHash: bytesFromHex(json.blockHash, "commit.blockHash", 32),
+    signatures: json.signatures.map((s) => ({
+      validator: bytesFromHex(s.validator, "commit validator", 32),
+      signature: bytesFromHex(s.signature, "commit signature", 64),
+    })),
+  }
+}
+
+export function headerFromJson(json: HeaderJson): BlockHeader {
+  return {
+    chainId: json.chainId,
+    height: json.height,
+    round: json.round,
+    parentHash: bytesFromHex(json.parentHash, "header.parentHash", 32),
+    timestamp: json.timestamp,
+    proposer: bytesFromHex(json.proposer, "header.proposer", 32),
+    txRoot: bytesFromHex(json.txRoot, "header.txRoot", 32),
+    stateRoot: bytesFromHex(json.stateRoot, "header.stateRoot", 32),
+    validatorsHash: bytesFromHex(json.validatorsHash, "header.validatorsHash", 32),
+    lastCommit: json.lastCommit === null ? null : commitFromJson(json.lastCommit),
+  }
+}
+
+export function merklePathFromJson(path: readonly MerkleStepJson[]): MerkleStep[] {
+  return path.map((step) => {
+    if (step.side !== "left" && step.side !== "right") throw new ApiError(ApiErrorCode.BAD_JSON, "bad merkle step side", {field: "side"})
+    return {side: step.side, hash: bytesFromHex(step.hash, "merkle step", 32)}
+  })
 }
