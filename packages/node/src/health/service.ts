@@ -5,16 +5,12 @@
  * history, audit, consent and trial questions.
  */
 import {
-  AccessDecisionKind,
-  PURPOSES,
   PrivateKey,
-  Purpose,
   Transaction,
   TxType,
   MAX_LIST_LIMIT,
   auditRequestFromJson,
   bytesEqual,
-  checkAccess,
   fromHex,
   listConsents,
   loadRecord,
@@ -22,7 +18,6 @@ import {
   toHex,
   type AccessLogEntry,
   type Block,
-  type ConsentRecord,
   type Logger,
   type RecordAnchor,
   type RecordVersion,
@@ -52,6 +47,7 @@ import {NodeSigner} from "../node/signer.js"
 import {auditPage, wholeTrail} from "./audit.js"
 import {verifyTrial, type TrialVerifyParams} from "./trials.js"
 import {ReadPath, type ReaderGrant} from "./reads.js"
+import {consentCheck, consentList, purposeOf} from "./consents.js"
 
 export type {ReaderGrant} from "./reads.js"
 import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "./chain.js"
@@ -86,22 +82,8 @@ export interface HealthServiceDeps {
 
 type Submitted = {hash: string; final: boolean}
 
-const PURPOSE_SET: ReadonlySet<string> = new Set(PURPOSES)
 /** How often (wall time) finalized blocks trigger a sweep for stored versions whose anchor never finalized. */
 const SWEEP_EVERY_MS = 60_000
-
-function consentJson(c: ConsentRecord, now: number): ConsentJson {
-  return {
-    consentId: c.id,
-    patient: c.patient,
-    grantee: c.grantee,
-    scope: c.scope,
-    purposes: c.purposes,
-    expiresAt: c.expiresAt,
-    revoked: c.revoked,
-    active: !c.revoked && c.expiresAt > now,
-  }
-}
 
 export class HealthService {
   readonly hospital: string
@@ -357,33 +339,12 @@ export class HealthService {
   // Consent
 
   async listConsents(filter: {patient?: string; grantee?: string; hospital?: string}): Promise<ConsentJson[]> {
-    if (filter.patient === undefined && filter.grantee === undefined && filter.hospital === undefined) {
-      throw new HealthError(HealthErrorCode.BAD_PARAMS, "give a patient, a grantee or a hospital")
-    }
-    const now = this.deps.chain.head().timestamp
-    const state = this.deps.chain.state()
-    const query =
-      filter.patient !== undefined
-        ? {patient: filter.patient}
-        : filter.grantee !== undefined
-          ? {grantee: {kind: "person" as const, key: filter.grantee}}
-          : {grantee: {kind: "hospital" as const, hospital: filter.hospital!}}
-    return (await listConsents(state, query, MAX_LIST_LIMIT)).map((c) => consentJson(c, now))
+    return consentList(this.deps.chain, filter)
   }
 
   async checkConsent(params: {recordId: string; reader: string; purpose: string; breakGlassReason?: string}): Promise<ConsentCheckResult> {
-    if (!PURPOSE_SET.has(params.purpose)) throw new HealthError(HealthErrorCode.BAD_PARAMS, `purpose must be one of ${PURPOSES.join(", ")}`)
-    const record = await this.finalizedRecord(params.recordId)
-    const head = this.deps.chain.head()
-    const d = await checkAccess(this.deps.chain.state(), {
-      recordId: record.recordId,
-      reader: params.reader,
-      purpose: params.purpose as Purpose,
-      breakGlass: params.breakGlassReason !== undefined,
-      height: head.height,
-      at: head.timestamp,
-    })
-    return {allowed: d.kind !== AccessDecisionKind.Deny, decision: d.kind === AccessDecisionKind.BreakGlass ? "break-glass" : d.kind === AccessDecisionKind.Deny ? "deny" : "release", reason: d.reason, consentId: d.consentId}
+    const purpose = purposeOf(params.purpose)
+    return consentCheck(this.deps.chain, await this.finalizedRecord(params.recordId), {...params, purpose})
   }
 
   // ------------------------------------------------------------------------------------------
