@@ -36,7 +36,12 @@ export interface HealthPartNode {
   readonly signer: NodeSigner
   submitTx(tx: Transaction): Promise<string>
   nextNonce(account: string): Promise<number>
+  /** The node's stop signal: waits for finality and requests to other hospitals end when it aborts. */
+  readonly signal: AbortSignal
 }
+
+/** Longest a request to another hospital's node for a record may take. */
+const EXCHANGE_TIMEOUT_MS = 15_000
 
 export interface HealthPartOptions {
   /** The node's data directory (the vault lives in `vault/` and `vault.key` inside it). */
@@ -90,7 +95,7 @@ export class HealthPart {
         const key = host.knownHospitals.find((h) => h.id === hospital)?.key
         const publicKey = key === undefined ? undefined : fromHex(key)
         if (publicKey === undefined) throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, `unknown hospital ${hospital}`)
-        return host.network.requestRecord(peerIdOf(publicKey), bytes, AbortSignal.timeout(15_000))
+        return host.network.requestRecord(peerIdOf(publicKey), bytes, AbortSignal.any([host.signal, AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)]))
       },
     }
     const service = new HealthService(
@@ -107,6 +112,7 @@ export class HealthPart {
         signer: host.signer,
         exchange,
         logger: this.deps.logger,
+        signal: host.signal,
         verifyForwardedAssertion: forwardedAssertionVerifier(),
       },
     )
@@ -116,8 +122,9 @@ export class HealthPart {
     this.ready = service.start()
     this.ready.catch((err: Error) => this.deps.logger?.error({err: err.message}, "health service failed to start"))
     this.lastHandled = host.store.head().height
+    host.signal.addEventListener("abort", () => this.wakeWaiters(), {once: true})
     this.unsubscribe = host.feed.subscribe("finalized", (head) => {
-      for (const wake of [...this.finalityWaiters]) wake()
+      this.wakeWaiters()
       this.blockQueue = this.blockQueue.then(() => this.catchUp(host, head.height)).catch((err: Error) => {
         this.deps.logger?.error({err: err.message}, "applying a finalized block to the vault failed")
       })
@@ -148,7 +155,7 @@ export class HealthPart {
         return true
       }
       const left = deadline - Date.now()
-      if (left <= 0 || this.stopped) return false
+      if (left <= 0 || this.stopped || host.signal.aborted) return false
       await new Promise<void>((resolve) => {
         const wake = (): void => {
           clearTimeout(timer)
@@ -159,6 +166,11 @@ export class HealthPart {
         this.finalityWaiters.add(wake)
       })
     }
+  }
+
+  /** Calls waiting for finality look again (a block was finalized, or the node stops). */
+  private wakeWaiters(): void {
+    for (const wake of [...this.finalityWaiters]) wake()
   }
 
   /** Methods wait for the vault to open, so a call racing the node's start does not fail. */
@@ -211,7 +223,7 @@ export class HealthPart {
     this.stopped = true
     this.unsubscribe?.()
     this.unsubscribe = undefined
-    for (const wake of [...this.finalityWaiters]) wake()
+    this.wakeWaiters()
     await this.blockQueue.catch(() => undefined)
     await this.ready?.catch(() => undefined)
     await this.service?.stop()

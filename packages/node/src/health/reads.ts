@@ -6,6 +6,7 @@
  * Another hospital's node forwards the reader's own request to the custodian and checks the answer
  * against the anchor too; nothing fetched is kept.
  */
+import {setTimeout as sleep} from "node:timers/promises"
 import {
   AccessDecisionKind,
   TxType,
@@ -91,6 +92,7 @@ export class ReadPath {
       journal: NodeTxJournal
       exchange?: RecordExchangeClient
       logger?: Logger
+      signal?: AbortSignal
       verifyForwardedAssertion?: (jwt: string) => ReaderGrant
     },
   ) {}
@@ -227,8 +229,9 @@ export class ReadPath {
     const find = async () => (await loadRecordVersions(this.deps.chain.state(), record.recordId)).find((v) => v.version === response.version)
     let anchored = await find()
     // The custodian may be a block ahead with a new version; give this node's chain a moment to catch up.
-    for (let i = 0; anchored === undefined && response.version > record.version && i < ANCHOR_CATCH_UP_TRIES; i++) {
-      await new Promise((resolve) => setTimeout(resolve, ANCHOR_CATCH_UP_MS))
+    for (let i = 0; anchored === undefined && response.version > record.version && i < ANCHOR_CATCH_UP_TRIES && this.deps.signal?.aborted !== true; i++) {
+      // Ends early (rejecting, ignored) when the node stops; the loop then gives up.
+      await sleep(ANCHOR_CATCH_UP_MS, undefined, {signal: this.deps.signal}).catch(() => undefined)
       anchored = await find()
     }
     const wanted = wantVersion ?? response.version

@@ -75,6 +75,8 @@ export interface HealthServiceDeps {
   signer?: NodeSigner
   exchange?: RecordExchangeClient
   logger?: Logger
+  /** The node's stop signal: a read waiting for this node's chain to catch up gives up when it aborts. */
+  signal?: AbortSignal
   now?: () => number
   /** Checks a SMART client assertion forwarded by another hospital's FHIR endpoint (see docs/fhir.md). */
   verifyForwardedAssertion?: (jwt: string) => ReaderGrant
@@ -121,6 +123,7 @@ export class HealthService {
       journal: this.journal,
       exchange: deps.exchange,
       logger: deps.logger,
+      signal: deps.signal,
       verifyForwardedAssertion: deps.verifyForwardedAssertion,
     })
   }

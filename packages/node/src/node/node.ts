@@ -132,6 +132,11 @@ export class CareLedgerNode implements Startable {
 
   // ---- accessors the RPC namespaces and the health part use ----
 
+  /** Aborts when the node stops: the parts that wait (consensus, held RPC calls, health) end their waits. */
+  get signal(): AbortSignal {
+    return this.abort.signal
+  }
+
   get store(): ChainStore {
     return required(this.storeRef)
   }

@@ -27,6 +27,8 @@ export interface ChainRpcDeps {
   /** Finalized heads, so chain_waitForTx wakes on each new block instead of polling. */
   readonly feed: Pick<HeadFeed, "subscribe">
   nextNonce(account: string): Promise<number>
+  /** The node's stop signal: a held chain_waitForTx answers at once when it aborts. */
+  readonly signal: AbortSignal
 }
 
 /** The longest a chain_waitForTx call is held open is declared with the route, in core. */
@@ -51,12 +53,13 @@ export function chainMethods(node: ChainRpcDeps): RpcNamespace {
     return {status: "pending", tx: txToJson(pending), blockHeight: null, blockHash: null, index: null}
   }
   let waiters = 0
-  /** Resolves when the tx is in a finalized block or `ms` pass; checks the index once per new block. */
+  /** Resolves when the tx is in a finalized block, `ms` pass or the node stops; checks the index once per new block. */
   const untilFinal = (txHash: Uint8Array, ms: number): Promise<void> =>
     new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer)
         unsubscribe()
+        node.signal.removeEventListener("abort", done)
         resolve()
       }
       const check = (): void => {
@@ -64,6 +67,7 @@ export function chainMethods(node: ChainRpcDeps): RpcNamespace {
       }
       const timer = setTimeout(done, ms)
       const unsubscribe = node.feed.subscribe("finalized", check)
+      node.signal.addEventListener("abort", done, {once: true})
       // Subscribed first, then checked: a block finalized in between is not missed.
       check()
     })
@@ -82,7 +86,7 @@ export function chainMethods(node: ChainRpcDeps): RpcNamespace {
     chain_getTx: serve(coreRoutes.chain_getTx, ({hash}) => lookupTx(hash)),
     chain_waitForTx: serve(coreRoutes.chain_waitForTx, async ({hash, timeoutMs}) => {
       const now = await lookupTx(hash)
-      if (now?.status === "final" || timeoutMs === 0) return now
+      if (now?.status === "final" || timeoutMs === 0 || node.signal.aborted) return now
       if (waiters >= MAX_TX_WAITERS) throw new RpcServerError(RpcErrorCode.RATE_LIMITED, `${MAX_TX_WAITERS} calls already wait for transactions`)
       waiters++
       try {

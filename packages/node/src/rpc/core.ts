@@ -7,7 +7,6 @@ import {nodeMethods, type NodeRpcDeps} from "./node.js"
 import {txMethods, type TxRpcDeps} from "./tx.js"
 import {validatorMethods, type ValidatorRpcDeps} from "./validator.js"
 
-/** The node's own namespaces; health-data namespaces are added by the node's `extraNamespaces`. */
 /** Everything the core namespaces use of the node, each namespace declaring only its own part. */
 export type CoreRpcDeps = NodeRpcDeps & NetRpcDeps & AdminRpcDeps & ChainRpcDeps & TxRpcDeps & ValidatorRpcDeps & ConsensusRpcDeps
 
