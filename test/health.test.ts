@@ -22,14 +22,15 @@ import {
 import {prepareDevnet, readKeyFile, spawnNode, stopNode, waitForRpc, type DevnetPlan, type RunningNode} from "@careledger/node"
 import {rpcFailure} from "./helpers/cluster.js"
 
-const PHI = ["Zebulon", "Quixotic", "Hemoglobin", "4548-4", "HbA1c", "pseudo-7f3a", "2026-11-20T09:30"]
+const PHI = ["Zebulon", "Quixotic", "Hemoglobin", "4548-4", "HbA1c", "2026-11-20T09:30"]
 
-function observation(): FhirResource {
+/** An Observation about `patient` (its enrolled key): the custodian refuses one about another patient than the anchor names. */
+function observation(patient: string): FhirResource {
   return {
     resourceType: "Observation",
     status: "final",
     code: {coding: [{system: "http://loinc.org", code: "4548-4", display: "Hemoglobin A1c/Hemoglobin.total in Blood"}], text: "HbA1c"},
-    subject: {reference: "Patient/pseudo-7f3a", display: "Zebulon Quixotic-Fairweather"},
+    subject: {reference: `Patient/${patient}`, display: "Zebulon Quixotic-Fairweather"},
     effectiveDateTime: "2026-11-20T09:30:00Z",
     valueQuantity: {value: 7.2, unit: "%", system: "http://unitsofmeasure.org", code: "%"},
   }
@@ -109,7 +110,7 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
   it("refuses, grants, exchanges, revokes, breaks the glass, erases, and keeps PHI off chain", async () => {
     const hospitalA = plan.nodes[0]!.hospital
     const hospitalB = plan.nodes[1]!.hospital
-    const resource = observation()
+    const resource = observation(patient.id)
     const put = await healthA.putRecord(providerA, {recordId: "obs-story", patient: patient.publicKey, custodian: hospitalA, resource})
     expect(put.final).to.equal(true)
     // Final on A; B's node commits the same block a moment later at most.
@@ -201,7 +202,7 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
   it("the chain refuses a forged access.log and checks roles, grantees and proxies", async () => {
     const hospitalA = plan.nodes[0]!.hospital
     const hospitalB = plan.nodes[1]!.hospital
-    await healthA.putRecord(providerA, {recordId: "obs-rules", patient: patient.publicKey, custodian: hospitalA, resource: observation()})
+    await healthA.putRecord(providerA, {recordId: "obs-rules", patient: patient.publicKey, custodian: hospitalA, resource: observation(patient.id)})
     // A custodian logs a release nobody consented to: every validator refuses it.
     const head = await rpcA.head()
     const block = await rpcA.getBlock(head.finalizedHeight)
@@ -229,7 +230,7 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
     })
     const researcher = await rpcFailure(healthB.readRecord(researcherB, {recordId: "obs-rules", purpose: Purpose.Treatment}))
     expect(researcher.data?.reason).to.equal("PURPOSE_NOT_PERMITTED")
-    expect((await healthB.readRecord(providerB, {recordId: "obs-rules", purpose: Purpose.Treatment})).resource).to.deep.equal(observation())
+    expect((await healthB.readRecord(providerB, {recordId: "obs-rules", purpose: Purpose.Treatment})).resource).to.deep.equal(observation(patient.id))
 
     // A grant to another patient is refused; a guardian enrolled as the patient's proxy is granted and reads.
     const toPatient = await rpcFailure(
@@ -257,7 +258,7 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
   it("of concurrent puts of one record version exactly one is stored, and every hospital can read it", async () => {
     const hospitalA = plan.nodes[0]!.hospital
     const nonce = await rpcA.getNonce(racer.id)
-    const puts = [observation(), {...observation(), valueQuantity: {value: 9.1, unit: "%", system: "http://unitsofmeasure.org", code: "%"}}].map((resource) => {
+    const puts = [observation(patient.id), {...observation(patient.id), valueQuantity: {value: 9.1, unit: "%", system: "http://unitsofmeasure.org", code: "%"}}].map((resource) => {
       const {tx, salt} = buildRecordAnchor({chainId, nonce, recordId: "obs-race", patient: patient.publicKey, custodian: hospitalA, resource}, racer)
       return rpcA.request("record_put", {resource, salt: toHex(salt), anchorTx: toHex(tx.serialize()), wait: true}).then(
         () => "stored",
@@ -280,8 +281,8 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
 
   it("detects ciphertext tampered at the custodian on read", async () => {
     const hospitalA = plan.nodes[0]!.hospital
-    await healthA.putRecord(providerA, {recordId: "obs-tamper", patient: patient.publicKey, custodian: hospitalA, resource: observation()})
-    expect((await healthA.readRecord(patient, {recordId: "obs-tamper", purpose: Purpose.Treatment})).resource).to.deep.equal(observation())
+    await healthA.putRecord(providerA, {recordId: "obs-tamper", patient: patient.publicKey, custodian: hospitalA, resource: observation(patient.id)})
+    expect((await healthA.readRecord(patient, {recordId: "obs-tamper", purpose: Purpose.Treatment})).resource).to.deep.equal(observation(patient.id))
     const blob = join(plan.nodes[0]!.dataDir, "vault", "blobs", toHex(utf8("obs-tamper")), "1.bin")
     const bytes = await readFile(blob)
     bytes[bytes.length - 7] ^= 0x40
@@ -292,7 +293,7 @@ describe("health data across hospitals (4 nodes, multi-process)", function () {
 
   it("an access log is durable before the data leaves: the custodian killed right after a release logs it after restart", async () => {
     const hospitalA = plan.nodes[0]!.hospital
-    await healthA.putRecord(providerA, {recordId: "obs-durable", patient: patient.publicKey, custodian: hospitalA, resource: observation()})
+    await healthA.putRecord(providerA, {recordId: "obs-durable", patient: patient.publicKey, custodian: hospitalA, resource: observation(patient.id)})
     // With the other three hospitals down nothing finalizes and A's log entry reaches no one else.
     await Promise.all(running.slice(1).map((node) => stopNode(node)))
     const released = await healthA.readRecord(providerA, {recordId: "obs-durable", purpose: Purpose.Treatment, custodian: hospitalA, breakGlassReason: "cardiac arrest"})

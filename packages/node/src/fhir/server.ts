@@ -26,6 +26,7 @@ import {CLIENT_ASSERTION_TYPE, type FhirResource} from "@careledger/client"
 import type {HealthService} from "../health/service.js"
 import type {FinalizedChain} from "../health/chain.js"
 import {validateFhirResourceStrict} from "../health/fhir.js"
+import {patientKeyOf} from "../health/patients.js"
 import {accessEntryToFhir, chainEventToFhir, consentToFhir, exportContext, interactionToFhir, type ChainEvent} from "../health/export.js"
 import type {InteractionCode, InteractionEntry, InteractionKind} from "../health/interactions.js"
 import {wholeTrail} from "../health/audit.js"
@@ -109,6 +110,7 @@ function apiError(err: unknown): FhirApiError | undefined {
     HEALTH_ERROR_RECORD_NOT_FOUND: [404, "not-found"],
     HEALTH_ERROR_RECORD_ERASED: [410, "deleted"],
     HEALTH_ERROR_BAD_ANCHOR: [422, "business-rule"],
+    HEALTH_ERROR_WRONG_PATIENT: [422, "business-rule"],
     HEALTH_ERROR_CONTENT_MISMATCH: [502, "exception"],
     HEALTH_ERROR_CUSTODIAN_UNAVAILABLE: [502, "transient"],
     HEALTH_ERROR_NOT_FINAL: [504, "timeout"],
@@ -354,7 +356,7 @@ export class FhirServer {
   private async queryPatient(req: Request): Promise<{patient?: string}> {
     const ref = req.query.get("patient") ?? req.query.get("subject")
     if (ref === null) return {}
-    return {patient: await this.patientKeyOf(ref.includes("/") ? ref : `Patient/${ref}`, "patient")}
+    return {patient: await patientKeyOf(this.deps.chain.state(), ref.includes("/") ? ref : `Patient/${ref}`, "patient")}
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -427,20 +429,6 @@ export class FhirServer {
   // ---------------------------------------------------------------------------------------------
   // Records
 
-  /** The enrolled patient key a `Patient/<id>` reference names: the key itself or a local Patient record anchored for it. */
-  private async patientKeyOf(reference: string, where: string): Promise<string> {
-    const m = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(reference)
-    if (m === null) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `${JSON.stringify(reference)} is not a Patient reference`, [where])
-    const id = m[1]!
-    if (/^[0-9a-f]{64}$/.test(id)) {
-      const identity = await getIdentity(this.deps.chain.state(), id)
-      if (identity?.role === Role.Patient) return id
-    }
-    const record = await loadRecord(this.deps.chain.state(), id)
-    if (record !== undefined && record.resourceType === "Patient") return record.patient
-    throw fail(FhirApiErrorCode.UNPROCESSABLE, 422, "not-found", `Patient/${id} is neither an enrolled patient key nor a Patient anchored on chain`, [where])
-  }
-
   private async write(req: Request, type: string, id: string | undefined): Promise<Reply> {
     const token = this.authorize(req, type, "write")
     const anchorHex = req.headers["x-careledger-anchor"]
@@ -476,13 +464,6 @@ export class FhirServer {
     }
     if (id !== undefined && id !== resource.id) throw fail(FhirApiErrorCode.BAD_REQUEST, 400, "invalid", `the URL id ${id} is not the resource id`, [`${type}.id`])
     if (id === undefined && anchor.version !== 1) throw fail(FhirApiErrorCode.CONFLICT, 409, "conflict", "create is version 1; use PUT for a new version")
-    const patient = Buffer.from(anchor.patient).toString("hex")
-    for (const element of ["subject", "patient"]) {
-      const ref = (resource as Record<string, {reference?: unknown} | undefined>)[element]?.reference
-      if (typeof ref === "string" && (await this.patientKeyOf(ref, `${type}.${element}`)) !== patient) {
-        throw fail(FhirApiErrorCode.UNPROCESSABLE, 422, "business-rule", `${type}.${element} names another patient than the anchor does`, [`${type}.${element}`])
-      }
-    }
     const result = await this.deps.health.put({resource, salt, anchorTx: anchorHex, wait: true})
     const served = await this.decorate(resource, result.recordId, result.version)
     const location = `${req.base}/${type}/${result.recordId}/_history/${result.version}`
@@ -654,7 +635,7 @@ export class FhirServer {
 
   private async everything(req: Request, id: string): Promise<Reply> {
     this.authenticate(req)
-    const key = await this.patientKeyOf(`Patient/${id}`, "id")
+    const key = await patientKeyOf(this.deps.chain.state(), `Patient/${id}`, "id")
     const token = await this.authorizeRead(req, "Patient", "operation", async () => ({patient: key}))
     this.checkParams(req, ["_count", "_offset"])
     if (token.role !== Role.Patient || key !== token.client) {

@@ -32,21 +32,22 @@ function demoObservation(value: number): FhirResource {
   }
 }
 
-function demoCondition(): FhirResource {
+/** `patient` is the enrolled key: a custodian stores only resources about the patient their anchor names. */
+function demoCondition(patient: string): FhirResource {
   return {
     resourceType: "Condition",
     clinicalStatus: {coding: [{system: "http://terminology.hl7.org/CodeSystem/condition-clinical", code: "active"}]},
     code: {coding: [{system: "http://snomed.info/sct", code: "44054006", display: "Diabetes mellitus type 2"}]},
-    subject: {reference: "Patient/demo"},
+    subject: {reference: `Patient/${patient}`},
   }
 }
 
-function demoImmunization(): FhirResource {
+function demoImmunization(patient: string): FhirResource {
   return {
     resourceType: "Immunization",
     status: "completed",
     vaccineCode: {coding: [{system: "http://hl7.org/fhir/sid/cvx", code: "03", display: "MMR"}]},
-    patient: {reference: "Patient/demo"},
+    patient: {reference: `Patient/${patient}`},
     occurrenceDateTime: "2019-04-01",
   }
 }
@@ -80,7 +81,7 @@ export async function seedHealthDemo(
   log(`demo: ${a.id} enrolled provider ${providerA.id.slice(0, 12)}… and patients ${patients.map((p) => p.id.slice(0, 8)).join(", ")}…`)
   log(`demo: ${b.id} enrolled provider ${providerB.id.slice(0, 12)}… and researcher ${researcherB.id.slice(0, 12)}…`)
 
-  const resources = [demoObservation(7.2), demoCondition(), demoImmunization()]
+  const resources = [demoObservation(7.2), demoCondition(patients[1]!.id), demoImmunization(patients[2]!.id)]
   const records: string[] = []
   for (const [i, patient] of patients.entries()) {
     const recordId = `demo-${i + 1}-${resources[i]!.resourceType.toLowerCase()}`

@@ -44,6 +44,8 @@ export enum HealthErrorCode {
   NOT_FINAL = "HEALTH_ERROR_NOT_FINAL",
   TRIAL_NOT_FOUND = "HEALTH_ERROR_TRIAL_NOT_FOUND",
   BAD_PARAMS = "HEALTH_ERROR_BAD_PARAMS",
+  /** The resource's subject or patient is another patient than its anchor names, or no patient the chain knows. */
+  WRONG_PATIENT = "HEALTH_ERROR_WRONG_PATIENT",
   /** The audit request was not signed by the patient it names. */
   NOT_PATIENT = "HEALTH_ERROR_NOT_PATIENT",
   /** Too many access-log entries are waiting for finality: reads pause until some finalize. */

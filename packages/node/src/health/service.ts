@@ -43,6 +43,7 @@ import {HealthError, HealthErrorCode} from "./errors.js"
 import {accessEntryToFhir, exportBundle, exportContext} from "./export.js"
 import {NodeTxJournal} from "./journal.js"
 import {InteractionJournal} from "./interactions.js"
+import {checkPatientLink} from "./patients.js"
 import {NodeSigner} from "../node/signer.js"
 import {auditPage, wholeTrail} from "./audit.js"
 import {verifyTrial, type TrialVerifyParams} from "./trials.js"
@@ -207,6 +208,7 @@ export class HealthService {
     if (!bytesEqual(contentHash(salt, resource), anchor.contentHash)) {
       throw new HealthError(HealthErrorCode.BAD_ANCHOR, "the anchor's content hash is not sha256(salt || canonical resource)")
     }
+    await checkPatientLink(this.deps.chain.state(), resource, toHex(anchor.patient))
     // Never overwrite a stored version: of two concurrent puts of one version exactly one stores (and submits).
     if (!(await this.deps.vault.putNew(anchor.recordId, anchor.version, {salt, resource: canonical}))) {
       throw new HealthError(HealthErrorCode.BAD_ANCHOR, `version ${anchor.version} of ${anchor.recordId} is already stored`)

@@ -2,8 +2,8 @@ import {expect} from "chai"
 import {mkdtemp, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {PrivateKey, Purpose, Role, getNextNonce, healthRoutes} from "@careledger/core"
-import {CareLedgerClient, HealthClient, RpcError, RpcErrorCodes, readRequestToJson, signReadRequest} from "@careledger/client"
+import {PrivateKey, Purpose, Role, getNextNonce, healthRoutes, loadRecord} from "@careledger/core"
+import {CareLedgerClient, HealthClient, RpcError, RpcErrorCodes, readRequestToJson, signReadRequest, type FhirResource} from "@careledger/client"
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
 import {RpcServer, defaultRpcServerOptions, joinNamespaces, method, p, params, HeadFeed} from "../../src/rpc/index.js"
@@ -108,7 +108,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     const providerB = await chain.enrol(keyB, Role.Provider)
     const researcher = await chain.enrol(keyB, Role.Researcher)
 
-    const put = await clientA.putRecord(provider, {recordId: "obs-rpc", patient: patient.publicKey, custodian: "hosp-a", resource: observation()})
+    const put = await clientA.putRecord(provider, {recordId: "obs-rpc", patient: patient.publicKey, custodian: "hosp-a", resource: observation(7.2, patient.id)})
     expect(put).to.include({recordId: "obs-rpc", version: 1, final: true})
 
     const denied = await rpcFailure(clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment}))
@@ -123,7 +123,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     })
     expect(grant.final).to.equal(true)
     const read = await clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment})
-    expect(read.resource).to.deep.equal(observation())
+    expect(read.resource).to.deep.equal(observation(7.2, patient.id))
     expect(read.consentId).to.equal(grant.consentId)
 
     expect((await clientA.checkConsent({recordId: "obs-rpc", reader: researcher.publicKey, purpose: Purpose.Research})).reason).to.equal("PURPOSE_MISMATCH")
@@ -140,7 +140,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     expect(bundle.resourceType).to.equal("Bundle")
     expect(bundle.entry).to.have.length(3)
 
-    expect((await clientA.verifyRecord({recordId: "obs-rpc", resource: observation(), salt: put.salt})).valid).to.equal(true)
+    expect((await clientA.verifyRecord({recordId: "obs-rpc", resource: observation(7.2, patient.id), salt: put.salt})).valid).to.equal(true)
     expect((await clientA.recordHistory("obs-rpc")).versions).to.have.length(1)
 
     await clientA.revokeConsent(patient, {consentId: grant.consentId})
@@ -158,7 +158,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     expect((await rpcFailure(clientB.readRecord(providerB, {recordId: "obs-rpc", purpose: Purpose.Treatment, breakGlassReason: "emergency"}))).domainCode).to.equal(
       "HEALTH_ERROR_RECORD_ERASED",
     )
-    expect((await clientB.verifyRecord({recordId: "obs-rpc", resource: observation(), salt: put.salt})).valid).to.equal(true)
+    expect((await clientB.verifyRecord({recordId: "obs-rpc", resource: observation(7.2, patient.id), salt: put.salt})).valid).to.equal(true)
     // Signed transactions have one way in (tx_send): no method repeats it with a wait.
     for (const name of ["consent_grant", "consent_revoke", "trial_register", "trial_amend", "trial_result"]) {
       expect((await rpcFailure(rawB.request(name, {tx: "00"}))).code, name).to.equal(RpcErrorCodes.METHOD_NOT_FOUND)
@@ -204,7 +204,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
       writeKeyFile(files[name], key)
     }
     const resourceFile = join(dir, "obs.json")
-    await writeFile(resourceFile, JSON.stringify(observation()))
+    await writeFile(resourceFile, JSON.stringify(observation(7.2, patient.id)))
     const cli = async (url: string, ...args: string[]): Promise<{code: number; json: Record<string, unknown> & unknown[]}> => {
       const out: string[] = []
       const err: string[] = []
@@ -216,7 +216,7 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     const grant = await cli(urlA, "grant", "--key", files.patient!, "--grantee", providerB.id, "--types", "Observation", "--purposes", "treatment", "--days", "1")
     expect(grant.json.final).to.equal(true)
     const read = await cli(urlB, "read", "--key", files.providerB!, "--record-id", "obs-cli", "--purpose", "treatment")
-    expect(read.json.resource).to.deep.equal(observation())
+    expect(read.json.resource).to.deep.equal(observation(7.2, patient.id))
     const trail = await cli(urlA, "audit", "--key", files.patient!)
     expect((trail.json as unknown as {entries: unknown[]}).entries).to.have.length(1)
     const verify = await cli(urlB, "verify", "--record-id", "obs-cli", "--resource", resourceFile, "--salt", put.json.salt as string)
@@ -226,10 +226,32 @@ describe("health/rpc (record_, consent_, audit_, trial_ over HTTP)", function ()
     )
   })
 
+  it("record_put refuses a resource about another patient than its anchor names, and stores nothing", async () => {
+    const provider = await chain.enrol(keyA, Role.Provider)
+    const patient = await chain.enrol(keyA, Role.Patient)
+    const other = await chain.enrol(keyA, Role.Patient)
+    const put = (recordId: string, resource: FhirResource) => clientA.putRecord(provider, {recordId, patient: patient.publicKey, custodian: "hosp-a", resource})
+    const aboutOther = await rpcFailure(put("obs-other", observation(7.2, other.id)))
+    expect(aboutOther.domainCode).to.equal("HEALTH_ERROR_WRONG_PATIENT")
+    expect(aboutOther.message).to.contain("Observation.subject names another patient")
+    expect(aboutOther.data?.expressions).to.deep.equal(["Observation.subject"])
+    // A patient id the chain does not know cannot be shown to be the anchored patient either.
+    expect((await rpcFailure(put("obs-unknown", observation(7.2, "pseudo-7f3a")))).domainCode).to.equal("HEALTH_ERROR_WRONG_PATIENT")
+    expect((await rpcFailure(put("imm-other", {resourceType: "Immunization", status: "completed", vaccineCode: {text: "MMR"}, patient: {reference: `Patient/${other.id}`}, occurrenceDateTime: "2019-04-01"}))).data?.expressions).to.deep.equal([
+      "Immunization.patient",
+    ])
+    for (const id of ["obs-other", "obs-unknown", "imm-other"]) expect(await loadRecord(chain.state, id)).to.equal(undefined)
+    expect(await services[0]!.custodyRecordIds()).to.deep.equal([])
+    // The anchored patient's key, or a local Patient id anchored for that key, is accepted.
+    expect(await put("obs-key", observation(7.2, patient.id))).to.include({final: true})
+    await put("mrn-0042", {resourceType: "Patient", gender: "female"})
+    expect(await put("obs-mrn", observation(7.2, "mrn-0042"))).to.include({final: true})
+  })
+
   it("gives a record's trail without the patient's signature to admin tokens only", async () => {
     const provider = await chain.enrol(keyA, Role.Provider)
     const patient = await chain.enrol(keyA, Role.Patient)
-    await clientA.putRecord(provider, {recordId: "obs-admin", patient: patient.publicKey, custodian: "hosp-a", resource: observation()})
+    await clientA.putRecord(provider, {recordId: "obs-admin", patient: patient.publicKey, custodian: "hosp-a", resource: observation(7.2, patient.id)})
     await clientA.readRecord(patient, {recordId: "obs-admin", purpose: Purpose.Treatment})
     const tokensFile = join(dir, "tokens.json")
     await writeFile(
