@@ -11,7 +11,7 @@
  * reports.
  */
 import {createHash} from "node:crypto"
-import type {Purpose} from "@careledger/core"
+import type {Logger, Purpose} from "@careledger/core"
 import {canonicalJson} from "@careledger/client"
 import type {Vault} from "./vault.js"
 import type {FinalizedHead} from "./chain.js"
@@ -80,16 +80,26 @@ export class InteractionJournal {
   private prev = ""
   /** Appends run one at a time, so sequence numbers and hash links never fork. */
   private tail: Promise<unknown> = Promise.resolve()
+  private started: Promise<void> | undefined
 
-  constructor(private readonly deps: {vault: Vault; hospital: string; head: () => FinalizedHead; now: () => number}) {}
+  constructor(private readonly deps: {vault: Vault; hospital: string; head: () => FinalizedHead; now: () => number; logger?: Logger}) {}
 
-  /** Continues from the newest entry on disk (call after the vault started). */
-  async start(): Promise<void> {
-    const last = await this.deps.vault.lastInteraction()
-    if (last === undefined) return
-    const entry = decodeEntry(last)
-    this.seq = entry.seq
-    this.prev = entry.id
+  /** Checks the journal on disk and continues from its newest entry; runs once, before the first append or listing. */
+  private start(): Promise<void> {
+    this.started ??= (async () => {
+      const check = await this.verify()
+      if (check.brokenAt !== null) this.deps.logger?.error({entry: check.brokenAt, entries: check.entries}, "the FHIR interaction journal was altered: an entry's hash or link does not hold")
+      const last = await this.deps.vault.lastInteraction()
+      if (last === undefined) return
+      const entry = decodeEntry(last)
+      this.seq = entry.seq
+      this.prev = entry.id
+    })().catch((err: unknown) => {
+      // Not started after all (the vault was not open): the next call tries again.
+      this.started = undefined
+      throw err
+    })
+    return this.started
   }
 
   /** Walks the whole journal (streamed): how many entries, and the sequence number of the first one whose hash or link does not hold. */
@@ -108,6 +118,7 @@ export class InteractionJournal {
   /** Writes one entry, synced, and resolves with it once it is on disk. */
   append(facts: InteractionFacts): Promise<InteractionEntry> {
     const run = this.tail.then(async () => {
+      await this.start()
       const body: Omit<InteractionEntry, "id"> = {
         ...facts,
         query: facts.query.slice(0, MAX_QUERY_CHARS),
@@ -129,6 +140,7 @@ export class InteractionJournal {
 
   /** The patient's entries, newest first (at most MAX_LISTED_INTERACTIONS). */
   async of(patient: string): Promise<InteractionEntry[]> {
+    await this.start()
     return (await this.deps.vault.interactionsOf(patient, MAX_LISTED_INTERACTIONS)).map(decodeEntry)
   }
 }

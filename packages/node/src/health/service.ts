@@ -92,7 +92,6 @@ export class HealthService {
   readonly hospital: string
   private readonly verifier: RequestVerifier
   private readonly journal: NodeTxJournal
-  /** FHIR searches, exports and scope refusals, journalled by this node (the access log carries reads). */
   readonly interactions: InteractionJournal
   private readonly reads: ReadPath
   private readonly finalityTimeoutMs: number
@@ -116,7 +115,7 @@ export class HealthService {
     })
     const signer = deps.signer ?? new NodeSigner({chainId: deps.chain.chainId, key: deps.nodeKey, nextNonce: (account) => deps.submitter.nextNonce(account)})
     this.journal = new NodeTxJournal({submitter: deps.submitter, vault: deps.vault, signer, logger: deps.logger})
-    this.interactions = new InteractionJournal({vault: deps.vault, hospital: options.hospital, head: () => deps.chain.head(), now: this.now})
+    this.interactions = new InteractionJournal({vault: deps.vault, hospital: options.hospital, head: () => deps.chain.head(), now: this.now, logger: deps.logger})
     this.reads = new ReadPath(options.hospital, {
       chain: deps.chain,
       vault: deps.vault,
@@ -143,9 +142,6 @@ export class HealthService {
     }
     await this.journal.resubmit()
     await this.sweepUnanchored()
-    await this.interactions.start()
-    const check = await this.interactions.verify()
-    if (check.brokenAt !== null) this.deps.logger?.error({entry: check.brokenAt, entries: check.entries}, "the FHIR interaction journal was altered: an entry's hash or link does not hold")
   }
 
   async stop(): Promise<void> {

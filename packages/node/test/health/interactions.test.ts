@@ -42,7 +42,6 @@ describe("health/interactions (the node's journal of FHIR searches, exports and 
     const p = "a".repeat(64)
     const q = "b".repeat(64)
     const first = journal()
-    await first.start()
     const one = await first.append(facts(p))
     const two = await first.append(facts(q, "export"))
     height = 9
@@ -58,7 +57,6 @@ describe("health/interactions (the node's journal of FHIR searches, exports and 
     await vault.stop()
     await vault.start()
     const again = journal()
-    await again.start()
     const five = await again.append(facts(p))
     expect(five.seq).to.equal(5)
     expect(await again.verify()).to.deep.equal({entries: 5, brokenAt: null})
@@ -67,7 +65,6 @@ describe("health/interactions (the node's journal of FHIR searches, exports and 
 
   it("appends concurrently without forking the sequence", async () => {
     const j = journal()
-    await j.start()
     const entries = await Promise.all(Array.from({length: 20}, (_, i) => j.append(facts(i % 2 === 0 ? "a".repeat(64) : null))))
     expect(entries.map((e) => e.seq)).to.deep.equal(Array.from({length: 20}, (_, i) => i + 1))
     expect(await j.verify()).to.deep.equal({entries: 20, brokenAt: null})
@@ -75,7 +72,6 @@ describe("health/interactions (the node's journal of FHIR searches, exports and 
 
   it("reports an entry altered on disk", async () => {
     const j = journal()
-    await j.start()
     await j.append(facts("a".repeat(64)))
     const two = await j.append(facts("a".repeat(64)))
     await j.append(facts("a".repeat(64)))
