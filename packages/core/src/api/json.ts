@@ -4,7 +4,10 @@
  */
 import {fromHex, toHex} from "../encoding/index.js"
 import {ApiError, ApiErrorCode} from "./errors.js"
-import type {Block, BlockHeader, CommitCertificate, MerkleStep, Transaction} from "../index.js"
+import type {Block, BlockHeader} from "../block/block.js"
+import type {CommitCertificate} from "../block/commit.js"
+import type {MerkleStep} from "../block/merkle.js"
+import type {Transaction} from "../tx/transaction.js"
 import type {BlockJson, CommitJson, HeaderJson, JsonValue, MerkleStepJson, TxJson} from "./types.js"
 
 /** Converts a decoded canonical value to JSON, byte strings becoming hex. */

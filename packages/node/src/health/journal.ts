@@ -6,7 +6,7 @@
  * a fresh nonce when theirs was taken), so a custodian killed right after a release still logs it.
  */
 import {MempoolErrorCode, Transaction, TxErrorCode, isCareLedgerError, type Logger, type TxType} from "@careledger/core"
-import type {NodeSigner, SignNext} from "../node/signer.js"
+import type {NodeSigner, SignNext} from "../keystore/signer.js"
 import type {TxSubmitter} from "./chain.js"
 import type {Vault} from "./vault.js"
 import {HealthError, HealthErrorCode} from "./errors.js"

@@ -1,23 +1,16 @@
 /**
  * Wires the health service into a running node: the vault under the node's data directory, finalized
  * state from the node's store, submission into the node's intake, record exchange over the node's
- * libp2p host, erasures observed from the finalized feed, and the record_/consent_/audit_/trial_ RPC
- * namespaces.
+ * libp2p host, and erasures observed from the finalized feed. The node serves the service over its
+ * RPC (rpc/health.ts) and FHIR endpoint.
  */
 import {fromHex, peerIdOf, type Block, type Logger, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
 import type {SubscriptionTopic} from "@careledger/client"
-import type {RpcMethod, RpcNamespace} from "../rpc/method.js"
-import {recordNamespace} from "../rpc/record.js"
-import {consentNamespace} from "../rpc/consent.js"
-import {auditNamespace} from "../rpc/audit.js"
-import {trialNamespace} from "../rpc/trial.js"
-import type {NodeSigner} from "../node/signer.js"
-import {HealthService} from "./service.js"
+import type {NodeSigner} from "../keystore/signer.js"
+import {HealthService, type ReaderGrant} from "./service.js"
 import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "./chain.js"
 import {Vault} from "./vault.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
-import {forwardedAssertionVerifier} from "../fhir/auth.js"
-import type {FhirServerDeps} from "../fhir/server.js"
 
 /** What the health part uses of the node (CareLedgerNode has all of it). */
 export interface HealthPartNode {
@@ -54,7 +47,7 @@ export class HealthPart {
   private service: HealthService | undefined
   private chain: FinalizedChain | undefined
   private host: HealthPartNode | undefined
-  private ready: Promise<void> | undefined
+  private starting: Promise<void> | undefined
   private unsubscribe: (() => void) | undefined
   /** Finalized blocks are handled one at a time, in height order. */
   private blockQueue: Promise<void> = Promise.resolve()
@@ -64,11 +57,15 @@ export class HealthPart {
 
   constructor(
     private readonly options: HealthPartOptions,
-    private readonly deps: {logger?: Logger},
+    private readonly deps: {
+      logger?: Logger
+      /** Checks a SMART client assertion another hospital's FHIR endpoint forwards with a read. */
+      verifyForwardedAssertion?: (jwt: string) => ReaderGrant
+    },
   ) {}
 
-  /** Builds the service over a started node and returns its RPC namespaces (for `extraNamespaces`). */
-  attach(host: HealthPartNode): RpcNamespace[] {
+  /** Builds the service over a started node and starts it (calls wait for `ready`). */
+  attach(host: HealthPartNode): HealthService {
     if (this.service !== undefined) throw new Error("the health part is already attached")
     const hospitalOf = (key: string): string | undefined => host.knownHospitals.find((h) => h.key === key)?.id
     const chain: FinalizedChain = {
@@ -113,14 +110,14 @@ export class HealthPart {
         exchange,
         logger: this.deps.logger,
         signal: host.signal,
-        verifyForwardedAssertion: forwardedAssertionVerifier(),
+        verifyForwardedAssertion: this.deps.verifyForwardedAssertion,
       },
     )
     this.service = service
     this.chain = chain
     this.host = host
-    this.ready = service.start()
-    this.ready.catch((err: Error) => this.deps.logger?.error({err: err.message}, "health service failed to start"))
+    this.starting = service.start()
+    this.starting.catch((err: Error) => this.deps.logger?.error({err: err.message}, "health service failed to start"))
     this.lastHandled = host.store.head().height
     host.signal.addEventListener("abort", () => this.wakeWaiters(), {once: true})
     this.unsubscribe = host.feed.subscribe("finalized", (head) => {
@@ -129,12 +126,17 @@ export class HealthPart {
         this.deps.logger?.error({err: err.message}, "applying a finalized block to the vault failed")
       })
     })
-    return [recordNamespace(service), consentNamespace(service), auditNamespace(service), trialNamespace(service)].map((ns) => this.gate(ns))
+    return service
+  }
+
+  /** Resolves once the service's vault is open (a call racing the node's start waits for it). */
+  ready(): Promise<void> {
+    return this.starting ?? Promise.resolve()
   }
 
   /** Erasures in every block since the last one handled (blocks can be committed faster than the vault works). */
   private async catchUp(host: HealthPartNode, height: number): Promise<void> {
-    await this.ready
+    await this.ready()
     const service = this.service
     if (service === undefined) return
     for (let h = this.lastHandled + 1; h <= height; h++) {
@@ -173,25 +175,9 @@ export class HealthPart {
     for (const wake of [...this.finalityWaiters]) wake()
   }
 
-  /** Methods wait for the vault to open, so a call racing the node's start does not fail. */
-  private gate(ns: RpcNamespace): RpcNamespace {
-    const gated: Record<string, RpcMethod> = {}
-    for (const [name, m] of Object.entries(ns)) {
-      gated[name] = {
-        permission: m.permission,
-        summary: m.summary,
-        invoke: async (params, call) => {
-          await this.ready
-          return m.invoke(params, call)
-        },
-      }
-    }
-    return gated
-  }
-
   /** The record-exchange handler for the network host: `from` is the asking peer's ID. */
   async handleRecord(request: Uint8Array, from: string, hospitals: readonly {id: string; key: string}[]): Promise<Uint8Array> {
-    await this.ready
+    await this.ready()
     const service = this.service
     if (service === undefined) throw new HealthError(HealthErrorCode.CUSTODIAN_UNAVAILABLE, "the health service is not running")
     const hospital = hospitals.find((h) => {
@@ -202,7 +188,7 @@ export class HealthPart {
   }
 
   /** What the FHIR endpoint needs of the attached service and chain (after attach). */
-  fhirDeps(): Omit<FhirServerDeps, "logger"> {
+  fhirDeps(): {health: HealthService; chain: FinalizedChain; blockTime(height: number): Promise<number | undefined>; ready(): Promise<void>} {
     const service = this.service
     const chain = this.chain
     const host = this.host
@@ -211,7 +197,7 @@ export class HealthPart {
       health: service,
       chain,
       blockTime: async (height) => (await host.store.getBlock(height))?.header.timestamp,
-      ready: () => this.ready ?? Promise.resolve(),
+      ready: () => this.ready(),
     }
   }
 
@@ -225,7 +211,7 @@ export class HealthPart {
     this.unsubscribe = undefined
     this.wakeWaiters()
     await this.blockQueue.catch(() => undefined)
-    await this.ready?.catch(() => undefined)
+    await this.starting?.catch(() => undefined)
     await this.service?.stop()
   }
 }

@@ -57,3 +57,6 @@ export function loadOrCreateNodeKey(dataDir: string): {key: PrivateKey; created:
   writeKeyFile(path, key)
   return {key, created: true}
 }
+
+/** The one signer of the node key (validator votes, access logs, custodian erasures). */
+export * from "./signer.js"

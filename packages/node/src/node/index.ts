@@ -6,4 +6,4 @@ export * from "./startable.js"
 export * from "./errors.js"
 export * from "./options.js"
 export * from "./version.js"
-export * from "./signer.js"
+

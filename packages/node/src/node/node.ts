@@ -33,18 +33,21 @@ import {NetworkHost, RangeSync, bootstrapAddress} from "@careledger/network"
 import {NodeConfigError, NodeConfigErrorCode, type NodeConfig} from "../config/index.js"
 import {HealthPart} from "../health/part.js"
 import {FhirServer} from "../fhir/server.js"
+import {forwardedAssertionVerifier} from "../fhir/auth.js"
 import {fhirServerOptionsOf} from "../fhir/options.js"
 import {loadOrCreateNodeKey} from "../keystore/index.js"
 import {moduleLogger, type Logger} from "../logger/index.js"
 import {MetricsServer, NodeMetrics, StatusLog, defaultStatusLogOptions} from "../metrics/index.js"
-import {HeadFeed, RpcServer, TokenStore, isLoopback, joinNamespaces, rpcServerOptionsOf, type RpcNamespace} from "../rpc/index.js"
+import {HeadFeed, RpcServer, TokenStore, afterReady, isLoopback, joinNamespaces, rpcServerOptionsOf, type RpcNamespace} from "../rpc/index.js"
 import {coreNamespaces} from "../rpc/core.js"
+import {healthNamespaces} from "../rpc/health.js"
 import {ConsensusDriver, type TimeoutRecord} from "./driver.js"
 import {NodeError, NodeErrorCode} from "./errors.js"
 import {gossipHandlers, reqRespHandlers} from "./handlers.js"
 import {TxIntake} from "./intake.js"
 import {defaultNodeTuning, type NodeTuning} from "./options.js"
-import {NodeSigner} from "./signer.js"
+import {NODE_VERSION} from "./version.js"
+import {NodeSigner} from "../keystore/signer.js"
 import type {Startable} from "./startable.js"
 
 
@@ -127,10 +130,13 @@ export class CareLedgerNode implements Startable {
     }
     this.metrics = new NodeMetrics()
     this.signer = new NodeSigner({chainId: this.genesis.chainId, key: this.key, nextNonce: (account) => this.nextNonce(account)})
-    this.health = new HealthPart({dataDir: config.dataDir}, {logger: moduleLogger(deps.logger, "health")})
+    this.health = new HealthPart({dataDir: config.dataDir}, {logger: moduleLogger(deps.logger, "health"), verifyForwardedAssertion: forwardedAssertionVerifier()})
   }
 
   // ---- accessors the RPC namespaces and the health part use ----
+
+  /** The software version (node_info). */
+  readonly version = NODE_VERSION
 
   /** Aborts when the node stops: the parts that wait (consensus, held RPC calls, health) end their waits. */
   get signal(): AbortSignal {
@@ -365,12 +371,15 @@ export class CareLedgerNode implements Startable {
     await this.startPart("sync", this.sync)
 
     // Health reads the store and the feed: it starts after them and stops before the store closes.
-    let healthNamespaces: RpcNamespace[] = []
-    await this.startPart("health", {start: () => void (healthNamespaces = this.health.attach(this)), stop: () => this.health.stop()})
+    let healthRpc: RpcNamespace[] = []
+    await this.startPart("health", {
+      start: () => void (healthRpc = healthNamespaces(this.health.attach(this)).map((ns) => afterReady(ns, () => this.health.ready()))),
+      stop: () => this.health.stop(),
+    })
 
     this.rpc = new RpcServer(
       rpcServerOptionsOf(this.config),
-      {methods: joinNamespaces(...coreNamespaces(this), ...healthNamespaces), logger: moduleLogger(log, "rpc"), feed: this.feed, observer: this.metrics},
+      {methods: joinNamespaces(...coreNamespaces(this), ...healthRpc), logger: moduleLogger(log, "rpc"), feed: this.feed, observer: this.metrics},
     )
     await this.startPart("rpc", this.rpc)
     if (this.config.fhir) {

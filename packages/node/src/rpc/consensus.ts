@@ -1,11 +1,10 @@
-import {coreRoutes, toHex, toJsonValue, type ConsensusMachine, type Evidence} from "@careledger/core"
-import type {TimeoutRecord} from "../node/driver.js"
+import {coreRoutes, toHex, toJsonValue, type ConsensusMachine, type ConsensusTimeout, type Evidence} from "@careledger/core"
 import {serve, type RpcNamespace} from "./method.js"
 
 /** What consensus_ reads of the node: the machine's status, recent timeouts and evidence. */
 export interface ConsensusRpcDeps {
   readonly machine: Pick<ConsensusMachine, "status" | "proposerOf">
-  readonly timeouts: readonly TimeoutRecord[]
+  readonly timeouts: readonly ConsensusTimeout[]
   readonly evidence: readonly Evidence[]
 }
 

@@ -58,6 +58,22 @@ export function serve<P, R>(route: Route<P, R>, handler: (params: P, call: CallC
 /** One namespace module's methods, keyed by full method name (`chain_head`). */
 export type RpcNamespace = Readonly<Record<string, RpcMethod>>
 
+/** The same methods, each waiting for `ready` first: a part still opening its store when calls arrive answers once it is open. */
+export function afterReady(ns: RpcNamespace, ready: () => Promise<void>): RpcNamespace {
+  const gated: Record<string, RpcMethod> = {}
+  for (const [name, m] of Object.entries(ns)) {
+    gated[name] = {
+      permission: m.permission,
+      summary: m.summary,
+      invoke: async (params, call) => {
+        await ready()
+        return m.invoke(params, call)
+      },
+    }
+  }
+  return gated
+}
+
 /** Joins namespaces into one table, refusing duplicate names so one module cannot shadow another. */
 export function joinNamespaces(...namespaces: RpcNamespace[]): Map<string, RpcMethod> {
   const table = new Map<string, RpcMethod>()

@@ -1,6 +1,5 @@
 import {coreRoutes, type ChainStore, type HospitalRecord, type PrivateKey} from "@careledger/core"
 import type {NetworkHost} from "@careledger/network"
-import {NODE_VERSION} from "../node/version.js"
 import {serve, type RpcNamespace} from "./method.js"
 
 /** What node_ reads of the node: who it is, its role, addresses, height and whether it is syncing. */
@@ -12,6 +11,8 @@ export interface NodeRpcDeps {
   readonly network: Pick<NetworkHost, "addresses">
   readonly store: Pick<ChainStore, "head">
   readonly syncing: boolean
+  /** The software version this node runs. */
+  readonly version: string
 }
 
 export function nodeMethods(node: NodeRpcDeps): RpcNamespace {
@@ -23,7 +24,7 @@ export function nodeMethods(node: NodeRpcDeps): RpcNamespace {
       hospital: node.knownHospitals.find((h) => h.key === node.key.id)?.id ?? null,
       validator: node.isValidator,
       observer: !node.isValidator,
-      version: NODE_VERSION,
+      version: node.version,
       listenAddrs: node.network.addresses(),
       height: node.store.head().height,
       syncing: node.syncing,

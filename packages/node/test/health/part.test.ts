@@ -8,8 +8,9 @@ import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {PrivateKey, Purpose, Role, TxType, getNextNonce, readRequestToJson, sha256, signReadRequest, utf8, type CareLedgerError} from "@careledger/core"
 import {HealthPart, type HealthPartNode} from "../../src/health/part.js"
-import {NodeSigner} from "../../src/node/signer.js"
-import {HeadFeed, joinNamespaces} from "../../src/rpc/index.js"
+import {NodeSigner} from "../../src/keystore/signer.js"
+import {HeadFeed, afterReady, joinNamespaces} from "../../src/rpc/index.js"
+import {healthNamespaces} from "../../src/rpc/health.js"
 import {LocalChain, makeGenesis} from "./harness.js"
 
 describe("health/part (inside a stopping node)", function () {
@@ -62,7 +63,7 @@ describe("health/part (inside a stopping node)", function () {
     }
     // Ten minutes: a wait that ignored the signal would outlast the test.
     part = new HealthPart({dataDir: dir, finalityTimeoutMs: 10 * 60_000}, {})
-    const methods = joinNamespaces(...part.attach(node))
+    const methods = joinNamespaces(...healthNamespaces(part.attach(node)).map((ns) => afterReady(ns, () => part.ready())))
     call = (name, params) => methods.get(name)!.invoke(params, {permission: "admin", clientAddress: "test"})
   })
 
