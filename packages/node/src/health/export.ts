@@ -112,6 +112,22 @@ export function consentToFhir(consent: ConsentRecord, now: number, context: Expo
   }
 }
 
+/** BALP's user agent: the requesting person (`PAT` on their own data, `IRCP` otherwise) with the purpose of use. */
+function userAgent(key: string, selfAccess: boolean, purpose: {coding: {system: string; code: string; display: string}[]}[]): Record<string, unknown> {
+  return {
+    type: {
+      coding: [
+        selfAccess
+          ? {system: "http://terminology.hl7.org/CodeSystem/v3-RoleClass", code: "PAT", display: "patient"}
+          : {system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "IRCP", display: "information recipient"},
+      ],
+    },
+    who: {identifier: keyIdentifier(key)},
+    requestor: true,
+    ...(purpose.length > 0 ? {purposeOfUse: purpose} : {}),
+  }
+}
+
 export function accessEntryToFhir(entry: AccessLogEntry, context: ExportContext = {}): FhirResource {
   const released = entry.decision !== AccessDecisionKind.Deny
   const breakGlass = entry.decision === AccessDecisionKind.BreakGlass
@@ -133,19 +149,8 @@ export function accessEntryToFhir(entry: AccessLogEntry, context: ExportContext 
     outcomeDesc: `${entry.decision}: ${entry.reason}${entry.note === null ? "" : ` (${entry.note})`}`,
     ...(breakGlass ? {purposeOfEvent: [{coding: [{system: ACT_REASON, code: "ETREAT", display: "Emergency Treatment"}]}]} : purpose.length > 0 ? {purposeOfEvent: purpose} : {}),
     agent: [
-      {
-        // The user: the person whose key signed the request.
-        type: {
-          coding: [
-            selfAccess
-              ? {system: "http://terminology.hl7.org/CodeSystem/v3-RoleClass", code: "PAT", display: "patient"}
-              : {system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "IRCP", display: "information recipient"},
-          ],
-        },
-        who: {identifier: keyIdentifier(entry.reader)},
-        requestor: true,
-        ...(purpose.length > 0 ? {purposeOfUse: purpose} : {}),
-      },
+      // The user: the person whose key signed the request.
+      userAgent(entry.reader, selfAccess, purpose),
       {
         // The client: the hospital node that carried the request.
         type: {coding: [{system: DCM, code: "110153", display: "Source Role ID"}]},
@@ -325,18 +330,7 @@ export function interactionToFhir(entry: InteractionEntry): FhirResource {
     ...(refused ? {outcomeDesc: `refused: ${entry.reason ?? ""}`} : {}),
     purposeOfEvent: purpose,
     agent: [
-      {
-        type: {
-          coding: [
-            selfAccess
-              ? {system: "http://terminology.hl7.org/CodeSystem/v3-RoleClass", code: "PAT", display: "patient"}
-              : {system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", code: "IRCP", display: "information recipient"},
-          ],
-        },
-        who: {identifier: keyIdentifier(entry.client)},
-        requestor: true,
-        purposeOfUse: purpose,
-      },
+      userAgent(entry.client, selfAccess, purpose),
       {
         // The client: the SMART client authenticated with the user's enrolled key.
         type: {coding: [{system: DCM, code: "110153", display: "Source Role ID"}]},

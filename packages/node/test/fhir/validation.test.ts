@@ -12,6 +12,17 @@ function refusal(resource: unknown): {code: string; message: string; expressions
   throw new Error("expected the resource to be refused")
 }
 
+/** Each resource passes structure validation and is refused by the strict checks, naming exactly its element. */
+function expectRefusedByStrictOnly(cases: [unknown, string, RegExp][]): void {
+    for (const [resource, where, message] of cases) {
+      expect(() => validateFhirResource(resource), `${where} passes structure validation`).to.not.throw()
+      const r = refusal(resource)
+      expect(r.code).to.equal(FhirErrorCode.INVALID)
+      expect(r.expressions, where).to.deep.equal([where])
+      expect(r.message).to.match(message).and.to.contain(`(${where})`)
+    }
+}
+
 const obs = (extra: Record<string, unknown>) => ({resourceType: "Observation", status: "final", code: {text: "HbA1c"}, ...extra})
 
 describe("health/fhir strict validation (what a FHIR server checks beyond structure)", function () {
@@ -37,13 +48,7 @@ describe("health/fhir strict validation (what a FHIR server checks beyond struct
       [{resourceType: "Patient", text: {status: "generated", div: '<div xmlns="http://www.w3.org/1999/xhtml"> </div>'}}, "Patient.text.div", /txt-2/],
       [obs({component: [{code: {text: "x"}, valueDateTime: "2020-02-30"}]}), "Observation.component[0].valueDateTime", /calendar date/],
     ]
-    for (const [resource, where, message] of cases) {
-      expect(() => validateFhirResource(resource), `${where} passes structure validation`).to.not.throw()
-      const r = refusal(resource)
-      expect(r.code).to.equal(FhirErrorCode.INVALID)
-      expect(r.expressions, where).to.deep.equal([where])
-      expect(r.message).to.match(message).and.to.contain(`(${where})`)
-    }
+    expectRefusedByStrictOnly(cases)
   })
 
   it("refuses codes outside the required value sets of datatypes, naming the element path", () => {
@@ -66,13 +71,7 @@ describe("health/fhir strict validation (what a FHIR server checks beyond struct
         /units-of-time/,
       ],
     ]
-    for (const [resource, where, message] of cases) {
-      expect(() => validateFhirResource(resource), `${where} passes structure validation`).to.not.throw()
-      const r = refusal(resource)
-      expect(r.code).to.equal(FhirErrorCode.INVALID)
-      expect(r.expressions, where).to.deep.equal([where])
-      expect(r.message).to.match(message).and.to.contain(`(${where})`)
-    }
+    expectRefusedByStrictOnly(cases)
   })
 
   it("accepts valid codes, partial dates, zoned times and safe narrative", () => {
