@@ -4,7 +4,7 @@ import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {Client} from "fhir-kit-client"
 import {Fhir} from "fhir"
-import {PrivateKey, Purpose, Role, fromHex, getNextNonce, loadRecord, loadRecordVersions, toHex} from "@careledger/core"
+import {PrivateKey, Purpose, Role, TxType, fromHex, getNextNonce, loadRecord, loadRecordVersions, toHex} from "@careledger/core"
 import {buildClientAssertion, buildConsentGrant, buildConsentRevoke, buildRecordAnchor, tokenRequestBody, type FhirResource, type PurposeOfUseCode} from "@careledger/client"
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
@@ -259,8 +259,11 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
 
   it("auditors search any patient's Consent and AuditEvent with a system/ scope; patients only their own; anyone else 403, journalled", async () => {
     const auditor = PrivateKey.generate()
+    // An auditor key that was enrolled and then revoked on chain is refused though it is listed.
+    const revokedAuditor = await chain.enrol(keyA, Role.Researcher)
+    await chain.send(keyA, TxType.IdentityRevoke, {key: revokedAuditor.publicKey})
     const audited = new FhirServer(
-      {port: 0, auditors: [auditor.id]},
+      {port: 0, auditors: [auditor.id, revokedAuditor.id]},
       {
         health: services[0]!,
         chain: chain.deps().chain,
@@ -288,6 +291,7 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
     // Records are not for auditors (refused by scope, journalled).
     expect((await failure(asAuditor.read({resourceType: "Observation", id: "obs-aud"}))).status).to.equal(403)
     expect(await token(audited, PrivateKey.generate(), "system/*.read").catch((e: Error) => e.message)).to.match(/invalid_client/)
+    expect(await token(audited, revokedAuditor, "system/AuditEvent.read").catch((e: Error) => e.message)).to.match(/token 401: invalid_client .*revoked/)
     expect(await token(audited, auditor, "system/*.read", "ETREAT").catch((e: Error) => e.message)).to.match(/invalid_scope/)
 
     // A provider may not search the trail or the consents; a patient not another patient's.
