@@ -85,9 +85,13 @@ describe("fhir/server (two hospitals, real HTTP, fhir-kit-client)", function () 
   })
 
   afterEach(async () => {
-    for (const s of servers) await s.stop()
-    for (const s of services) await s.stop()
-    await rm(dir, {recursive: true, force: true})
+    try {
+      for (const s of servers ?? []) await s.stop()
+      for (const s of services ?? []) await s.stop()
+    } finally {
+      // Even when setting up failed half way, the temp dir goes.
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 
   async function token(server: FhirServer, key: PrivateKey, scope: string, purposeOfUse: PurposeOfUseCode = "TREAT"): Promise<string> {

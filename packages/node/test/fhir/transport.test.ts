@@ -32,9 +32,13 @@ describe("fhir/server transport: Host allow-list, Origin, TLS", function () {
   })
 
   afterEach(async () => {
-    for (const s of servers.splice(0)) await s.stop()
-    await health.stop()
-    rmSync(dir, {recursive: true, force: true})
+    try {
+      for (const s of servers.splice(0)) await s.stop()
+      await health?.stop()
+    } finally {
+      // Even when setting up failed half way, the temp dir goes.
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   async function start(options: Partial<FhirServerOptions>): Promise<FhirServer> {
