@@ -108,11 +108,7 @@ export class HealthService {
     this.now = deps.now ?? Date.now
     this.finalityTimeoutMs = options.finalityTimeoutMs ?? 30_000
     this.unanchoredGraceMs = options.unanchoredGraceMs ?? 10 * 60_000
-    this.verifier = new RequestVerifier({
-      chainId: deps.chain.chainId,
-      freshnessMs: options.requestFreshnessMs,
-      now: this.now,
-    })
+    this.verifier = new RequestVerifier({chainId: deps.chain.chainId, freshnessMs: options.requestFreshnessMs, now: this.now})
     const signer = deps.signer ?? new NodeSigner({chainId: deps.chain.chainId, key: deps.nodeKey, nextNonce: (account) => deps.submitter.nextNonce(account)})
     this.journal = new NodeTxJournal({submitter: deps.submitter, vault: deps.vault, signer, logger: deps.logger})
     this.interactions = new InteractionJournal({vault: deps.vault, hospital: options.hospital, head: () => deps.chain.head(), now: this.now, logger: deps.logger})
