@@ -10,9 +10,11 @@ import {
   Transaction,
   TxType,
   Purpose,
+  canonicalJson,
+  canonicalResourceBytes,
+  contentHash,
+  documentHash,
   fromHex,
-  sha256,
-  utf8,
   type ConsentGrantee,
   type ConsentScope,
 } from "@careledger/core"
@@ -20,35 +22,8 @@ import type {FhirResource} from "./api.js"
 
 export const SALT_LENGTH = 32
 
-
-/**
- * RFC 8785 (JCS) style canonical JSON: object keys sorted by UTF-16 code units, no whitespace,
- * strings and numbers as ECMAScript serialises them. Equal resources give equal bytes.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null) return "null"
-  if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value)
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new TypeError("canonical JSON has no NaN or Infinity")
-    return JSON.stringify(value)
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
-  if (typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined)
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`
-  }
-  throw new TypeError(`canonical JSON cannot carry a ${typeof value}`)
-}
-
-export function canonicalResourceBytes(resource: FhirResource): Uint8Array {
-  return utf8(canonicalJson(resource))
-}
-
-/** `sha256(salt || canonical(resource))`: what a `record.anchor` puts on chain. */
-export function contentHash(salt: Uint8Array, resource: FhirResource): Uint8Array {
-  return sha256(salt, canonicalResourceBytes(resource))
-}
+/** Canonical FHIR bytes and content hashes: one rule in core, shared with every node that checks them. */
+export {canonicalJson, canonicalResourceBytes, contentHash, documentHash}
 
 export function randomSalt(): Uint8Array {
   return new Uint8Array(randomBytes(SALT_LENGTH))
@@ -150,11 +125,6 @@ export function buildRecordErase(base: TxBase & {recordId: string; legalBasis?: 
     {chainId: base.chainId, type: TxType.RecordErase, nonce: base.nonce, payload: {recordId: base.recordId, legalBasis: base.legalBasis ?? null}},
     signer,
   )
-}
-
-/** Trial documents are anchored by the hash of their exact bytes. */
-export function documentHash(document: Uint8Array | string): Uint8Array {
-  return sha256(typeof document === "string" ? utf8(document) : document)
 }
 
 export function buildTrialRegister(base: TxBase & {trialId: string; protocol: Uint8Array | string}, researcher: PrivateKey): Transaction<TxType.TrialRegister> {

@@ -1,6 +1,5 @@
 /** The patient's trail as RPC pages, and the whole of it for an export. */
-import type {AuditEntryJson, AuditPage} from "@careledger/client"
-import {MAX_LIST_LIMIT, listAccessLog, type AccessLogEntry, type StateReader} from "@careledger/core"
+import {MAX_LIST_LIMIT, listAccessLog, type AccessLogEntry, type AuditEntryJson, type AuditPage, type StateReader} from "@careledger/core"
 import {HealthError, HealthErrorCode} from "./errors.js"
 
 export function auditJson(e: AccessLogEntry): AuditEntryJson {

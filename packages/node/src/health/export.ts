@@ -7,7 +7,7 @@
  * `<type>/<record id>`: nothing here adds identifying data.
  */
 import {AccessDecisionKind, Purpose, fromHex, getHospitalByKey, loadRecord, type AccessLogEntry, type ConsentRecord, type StateReader} from "@careledger/core"
-import type {FhirResource} from "@careledger/client"
+import type {FhirResource} from "@careledger/core"
 import type {InteractionEntry} from "./interactions.js"
 
 /** FHIR's system for identifiers whose value is itself a URI. */

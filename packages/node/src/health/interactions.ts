@@ -11,8 +11,7 @@
  * reports.
  */
 import {createHash} from "node:crypto"
-import type {Logger, Purpose} from "@careledger/core"
-import {canonicalJson} from "@careledger/client"
+import {canonicalJson, type Logger, type Purpose} from "@careledger/core"
 import type {Vault} from "./vault.js"
 import type {FinalizedHead} from "./chain.js"
 

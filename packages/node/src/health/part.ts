@@ -5,7 +5,7 @@
  * RPC (rpc/health.ts) and FHIR endpoint.
  */
 import {fromHex, peerIdOf, type Block, type Logger, type PrivateKey, type StateReader, type Transaction} from "@careledger/core"
-import type {SubscriptionTopic} from "@careledger/client"
+import type {SubscriptionTopic} from "@careledger/core"
 import type {NodeSigner} from "../keystore/signer.js"
 import {HealthService, type ReaderGrant} from "./service.js"
 import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "./chain.js"

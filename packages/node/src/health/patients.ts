@@ -5,7 +5,7 @@
  * create and update on the FHIR endpoint) and for the FHIR endpoint's patient parameters.
  */
 import {Role, getIdentity, loadRecord, type StateReader} from "@careledger/core"
-import type {FhirResource} from "@careledger/client"
+import type {FhirResource} from "@careledger/core"
 import {HealthError, HealthErrorCode} from "./errors.js"
 
 /** The elements by which a resource says whose it is. */

@@ -20,16 +20,18 @@ import {
   RequestError,
   RequestErrorCode,
   checkAccess,
+  contentHash,
   loadIdentity,
   loadRecord,
   loadRecordVersions,
+  type FhirResource,
   type Logger,
   type Purpose,
   type ReadRequest,
+  type RecordGetResult,
   type RecordAnchor,
   type RecordVersion,
 } from "@careledger/core"
-import {contentHash, type FhirResource, type RecordGetResult} from "@careledger/client"
 import {validateFhirResource} from "./fhir.js"
 import type {Vault} from "./vault.js"
 import type {RequestVerifier} from "./request.js"

@@ -11,31 +11,29 @@ import {
   MAX_LIST_LIMIT,
   auditRequestFromJson,
   bytesEqual,
+  canonicalResourceBytes,
+  contentHash,
   fromHex,
   listConsents,
   loadRecord,
   loadRecordVersions,
   toHex,
   type AccessLogEntry,
-  type Block,
-  type Logger,
-  type RecordAnchor,
-  type RecordVersion,
-} from "@careledger/core"
-import {
-  canonicalResourceBytes,
-  contentHash,
   type AuditPage,
+  type Block,
   type ConsentCheckResult,
   type ConsentJson,
   type FhirResource,
+  type JsonValue,
+  type Logger,
+  type RecordAnchor,
   type RecordGetResult,
   type RecordHistoryResult,
   type RecordPutResult,
   type RecordVerifyResult,
+  type RecordVersion,
   type TrialVerifyResult,
-} from "@careledger/client"
-import type {JsonValue} from "@careledger/client"
+} from "@careledger/core"
 import {validateFhirResource, MAX_RESOURCE_BYTES} from "./fhir.js"
 import type {Vault} from "./vault.js"
 import {RequestVerifier} from "./request.js"

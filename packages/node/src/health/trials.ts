@@ -1,6 +1,5 @@
 /** trial_verify: checks documents against a trial's registered hashes. */
-import {documentHash, type TrialVerifyResult} from "@careledger/client"
-import {getTrial, toHex, type StateReader} from "@careledger/core"
+import {documentHash, getTrial, toHex, type StateReader, type TrialVerifyResult} from "@careledger/core"
 
 export interface TrialVerifyParams {
   trialId: string
