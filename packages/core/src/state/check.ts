@@ -16,6 +16,7 @@ import {
   loadHospital,
   loadHospitalByKey,
   loadIdentity,
+  loadJournalAnchor,
   loadNonce,
   loadProposal,
   loadRecord,
@@ -26,6 +27,7 @@ import {
   putErasure,
   putHospital,
   putIdentity,
+  putJournalAnchor,
   putNonce,
   putProposal,
   putRecord,
@@ -372,6 +374,19 @@ const HANDLERS: {[T in TxType]: Handler<T>} = {
         txHash: hash,
       })
     }
+  },
+
+  [TxType.AuditAnchor]: async (reader, {payload, sender, ctx, hash}) => {
+    // Hospitals are never revoked: one removed from the validator set keeps its record and still serves its patients.
+    const hospital = requireHospital(sender, "anchor an interaction journal")
+    const previous = await loadJournalAnchor(reader, hospital.id)
+    if (previous !== undefined && payload.sequence <= previous.sequence) {
+      fail(TxErrorCode.CONFLICT, `the journal of ${hospital.id} is anchored at ${previous.sequence}; an anchor must name a later entry`, {
+        sequence: previous.sequence,
+      })
+    }
+    return (writer) =>
+      putJournalAnchor(writer, {hospital: hospital.id, sequence: payload.sequence, head: toHex(payload.head), height: ctx.height, at: ctx.timestamp, txHash: hash})
   },
 
   [TxType.ValidatorVote]: async (reader, {payload, sender, ctx}) => {

@@ -20,6 +20,7 @@
  *   log-p/<patient>/<seq:16>                 index: access log by patient
  *   log-r/<recordId>/<seq:16>                index: access log by record
  *   erase/<recordId>                         ErasureRecord
+ *   janchor/<hospital>                       JournalAnchorRecord (latest audit.anchor of a hospital)
  *   trial/<trialId>                          TrialHead
  *   trial-v/<trialId>/<n:7>                  TrialProtocolVersion
  *   trial-r/<trialId>/<n:7>                  TrialResultEntry
@@ -54,6 +55,7 @@ export const StateKeys = {
   accessLogByRecord: (recordId: string, seq: string): string => `log-r/${recordId}/${seq}`,
   accessLogByRecordPrefix: (recordId: string): string => `log-r/${recordId}/`,
   erasure: (recordId: string): string => `erase/${recordId}`,
+  journalAnchor: (hospital: string): string => `janchor/${hospital}`,
   trial: (trialId: string): string => `trial/${trialId}`,
   trialVersion: (trialId: string, n: number): string => `trial-v/${trialId}/${pad(n, 7)}`,
   trialVersionPrefix: (trialId: string): string => `trial-v/${trialId}/`,

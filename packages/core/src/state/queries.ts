@@ -1,7 +1,7 @@
 import {accountId} from "../crypto/keys.js"
 import type {StateReader} from "./types.js"
 import {StateKeys, granteeKey} from "./keys.js"
-import type {AccessLogEntry, ConsentRecord, ErasureRecord, HospitalRecord, IdentityRecord, RecordAnchor, RecordVersion, TrialRecord, ValidatorProposal} from "./records.js"
+import type {AccessLogEntry, ConsentRecord, ErasureRecord, HospitalRecord, IdentityRecord, JournalAnchorRecord, RecordAnchor, RecordVersion, TrialRecord, ValidatorProposal} from "./records.js"
 import {
   MAX_STATE_SCAN,
   loadAccessLogByIndex,
@@ -13,6 +13,7 @@ import {
   loadHospitalByKey,
   loadHospitals,
   loadIdentity,
+  loadJournalAnchor,
   loadNonce,
   loadProposals,
   loadRecord,
@@ -135,6 +136,11 @@ export async function getTrial(state: StateReader, trialId: string): Promise<Tri
   if (head === undefined) return undefined
   const [protocols, resultEntries] = await Promise.all([loadTrialVersions(state, trialId), loadTrialResults(state, trialId)])
   return {...head, protocols, resultEntries}
+}
+
+/** The latest finalized anchor of a hospital's interaction journal, if it ever anchored one. */
+export function getJournalAnchor(state: StateReader, hospital: string): Promise<JournalAnchorRecord | undefined> {
+  return loadJournalAnchor(state, hospital)
 }
 
 /** Pending validator-set proposals with their voters. */

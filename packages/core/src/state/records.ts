@@ -150,3 +150,17 @@ export interface ValidatorProposal {
   /** Hex keys of the validators that voted for it, in vote order. */
   voters: string[]
 }
+
+/** The latest `audit.anchor` of one hospital: its interaction journal as of a finalized block. */
+export interface JournalAnchorRecord {
+  hospital: string
+  /** Number of journal entries pinned (the newest one's sequence number). */
+  sequence: number
+  /** Hex id (sha256) of the journal entry numbered `sequence`. */
+  head: string
+  /** Height of the block that holds the anchor, and that block's time (unix ms). */
+  height: number
+  at: number
+  /** Hex hash of the audit.anchor transaction. */
+  txHash: string
+}

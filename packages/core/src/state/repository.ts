@@ -9,6 +9,7 @@ import type {
   ErasureRecord,
   HospitalRecord,
   IdentityRecord,
+  JournalAnchorRecord,
   RecordAnchor,
   RecordVersion,
   TrialHead,
@@ -173,6 +174,16 @@ export async function loadAccessLogByIndex(
     }),
   )
   return found.filter((f): f is {seq: string; entry: AccessLogEntry} => f.entry !== undefined)
+}
+
+// ---- interaction journal anchors ----------------------------------------------------------
+
+export function loadJournalAnchor(reader: StateReader, hospital: string): Promise<JournalAnchorRecord | undefined> {
+  return getValue(reader, StateKeys.journalAnchor(hospital))
+}
+
+export function putJournalAnchor(writer: StateWriter, anchor: JournalAnchorRecord): void {
+  put(writer, StateKeys.journalAnchor(anchor.hospital), anchor)
 }
 
 // ---- trials --------------------------------------------------------------------------------

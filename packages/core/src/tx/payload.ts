@@ -10,6 +10,7 @@ import {
   Role,
   TxType,
   type AccessLogPayload,
+  type AuditAnchorPayload,
   type ConsentGrantee,
   type ConsentGrantPayload,
   type ConsentRevokePayload,
@@ -115,6 +116,7 @@ const PAYLOAD_KEYS: {[K in TxType]: readonly (keyof PayloadByType[K] & string)[]
   [TxType.TrialAmend]: ["trialId", "protocolHash"],
   [TxType.TrialResult]: ["trialId", "resultsHash", "datasetHash"],
   [TxType.ValidatorVote]: ["action", "hospital", "key", "name"],
+  [TxType.AuditAnchor]: ["sequence", "head"],
 }
 
 const PARSERS: {[K in TxType]: (raw: Fields) => PayloadByType[K]} = {
@@ -184,6 +186,10 @@ const PARSERS: {[K in TxType]: (raw: Fields) => PayloadByType[K]} = {
     const name = action !== "add" && p["name"] === "" ? "" : textField(p, "name", MAX_NAME_LENGTH)
     return {action, hospital: hospitalIdField(p, "hospital"), key: bytesField(p, "key", PUBLIC_KEY_LENGTH), name}
   },
+  [TxType.AuditAnchor]: (p): AuditAnchorPayload => ({
+    sequence: intField(p, "sequence", 1, Number.MAX_SAFE_INTEGER),
+    head: bytesField(p, "head", HASH_LENGTH),
+  }),
 }
 
 function badPayload(field: string, message: string): TxError {

@@ -14,6 +14,7 @@ export enum TxType {
   TrialAmend = "trial.amend",
   TrialResult = "trial.result",
   ValidatorVote = "validator.vote",
+  AuditAnchor = "audit.anchor",
 }
 
 export const TX_TYPES: readonly TxType[] = Object.values(TxType)
@@ -153,6 +154,18 @@ export interface ValidatorVotePayload {
   name: string
 }
 
+/**
+ * A hospital node pins its local journal of FHIR interactions (searches, exports, refusals before
+ * consent) to the chain: how many entries it holds and the hash of the newest. Nothing about the
+ * entries themselves (no patient, no query) goes on chain.
+ */
+export interface AuditAnchorPayload {
+  /** Number of entries in the journal (the sequence number of its newest entry), 1-based. */
+  sequence: number
+  /** sha256 id of the journal entry numbered `sequence` (32 bytes). */
+  head: Uint8Array
+}
+
 export interface PayloadByType {
   [TxType.IdentityRegister]: IdentityRegisterPayload
   [TxType.IdentityRevoke]: IdentityRevokePayload
@@ -165,6 +178,7 @@ export interface PayloadByType {
   [TxType.TrialAmend]: TrialAmendPayload
   [TxType.TrialResult]: TrialResultPayload
   [TxType.ValidatorVote]: ValidatorVotePayload
+  [TxType.AuditAnchor]: AuditAnchorPayload
 }
 
 export type Payload = PayloadByType[TxType]

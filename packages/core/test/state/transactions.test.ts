@@ -6,6 +6,7 @@ import {
   encode,
   getConsent,
   getIdentity,
+  getJournalAnchor,
   getRecord,
   getTrial,
   getNextNonce,
@@ -201,6 +202,23 @@ const CASES: TypeCase[] = [
     oversize: () => ({action: "add", hospital: "hosp-d", key: keyOf("hosp-d").publicKey, name: "D".repeat(129)}),
     malformed: () => ({action: "promote", hospital: "hosp-d", key: keyOf("hosp-d").publicKey, name: "D"}),
   },
+  {
+    type: TxType.AuditAnchor,
+    valid: (e) => ({signer: e.hospA, payload: {sequence: 3, head: hash32("journal/3")}}),
+    effect: async (e) => {
+      const anchor = await getJournalAnchor(e.chain.state, "hosp-a")
+      expect(anchor).to.include({hospital: "hosp-a", sequence: 3, head: Buffer.from(hash32("journal/3")).toString("hex"), height: e.chain.height})
+      expect(await getJournalAnchor(e.chain.state, "hosp-b")).to.equal(undefined)
+    },
+    unauthorised: [
+      {name: "a provider anchors", build: (e) => ({signer: e.provider, payload: {sequence: 3, head: hash32("journal/3")}})},
+      {name: "a patient anchors", build: (e) => ({signer: e.patient, payload: {sequence: 3, head: hash32("journal/3")}})},
+      {name: "the sequence is the anchored one again", build: (e) => ({signer: e.hospA, payload: {sequence: 2, head: hash32("journal/2b")}}), code: TxErrorCode.CONFLICT},
+      {name: "the sequence goes back", build: (e) => ({signer: e.hospA, payload: {sequence: 1, head: hash32("journal/1")}}), code: TxErrorCode.CONFLICT},
+    ],
+    oversize: () => ({sequence: 3, head: new Uint8Array(33)}),
+    malformed: () => ({sequence: 0, head: hash32("journal/0")}),
+  },
 ]
 
 function anchorPayload(e: Env, recordId: string, version: number, previous: Uint8Array | null): PayloadByType[TxType.RecordAnchor] {
@@ -233,7 +251,7 @@ function logPayload(e: Env): PayloadByType[TxType.AccessLog] {
   }
 }
 
-/** The populated chain plus a record rec-1 (v1), a consent to provider B and a trial NCT-1. */
+/** The populated chain plus a record rec-1 (v1), a consent to provider B, a trial NCT-1 and hosp-a's journal anchored at 2. */
 async function environment(): Promise<Env> {
   const base = await populated()
   const {chain} = base
@@ -245,6 +263,7 @@ async function environment(): Promise<Env> {
     expiresAt: FAR_FUTURE,
   })
   await chain.submit(base.researcher, TxType.TrialRegister, {trialId: "NCT-1", protocolHash: hash32("protocol-1")})
+  await chain.submit(base.hospA, TxType.AuditAnchor, {sequence: 2, head: hash32("journal/2")})
   return {...base, consentId: grant.hashHex()}
 }
 
