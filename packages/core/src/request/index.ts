@@ -1,2 +1,3 @@
 export * from "./errors.js"
 export * from "./read.js"
+export * from "./assertion.js"

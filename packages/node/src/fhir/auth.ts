@@ -5,8 +5,16 @@
  * assertion itself (forwarded to a custodian for a cross-hospital read).
  */
 import {randomBytes} from "node:crypto"
-import {Purpose, Role, fromHex, verifySignature} from "@careledger/core"
-import {CLIENT_ASSERTION_TYPE, MAX_ASSERTION_LIFETIME_S, type ClientAssertionClaims, type PurposeOfUseCode} from "@careledger/client"
+import {
+  CLIENT_ASSERTION_TYPE,
+  MAX_ASSERTION_LIFETIME_S,
+  Purpose,
+  Role,
+  fromHex,
+  verifySignature,
+  type ClientAssertionClaims,
+  type PurposeOfUseCode,
+} from "@careledger/core"
 import {FhirApiError, FhirApiErrorCode} from "./errors.js"
 
 export const PURPOSE_OF_USE: Record<PurposeOfUseCode, {purpose: Purpose; breakGlass: boolean}> = {

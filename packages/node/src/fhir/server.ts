@@ -9,6 +9,7 @@
 import type {IncomingMessage, Server, ServerResponse} from "node:http"
 import type {AddressInfo} from "node:net"
 import {
+  CLIENT_ASSERTION_TYPE,
   MAX_LIST_LIMIT,
   Role,
   Transaction,
@@ -20,9 +21,9 @@ import {
   listRecordIdsOfPatient,
   loadRecord,
   loadRecordVersions,
+  type FhirResource,
   type Logger,
 } from "@careledger/core"
-import {CLIENT_ASSERTION_TYPE, type FhirResource} from "@careledger/client"
 import type {HealthService} from "../health/service.js"
 import type {FinalizedChain} from "../health/chain.js"
 import {validateFhirResourceStrict} from "../health/fhir.js"
