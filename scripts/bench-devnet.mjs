@@ -10,18 +10,13 @@ import {performance} from "node:perf_hooks"
 import {PrivateKey, Role, TxType} from "@careledger/core"
 import {CareLedgerClient, TxSender} from "@careledger/client"
 import {prepareDevnet, readKeyFile, spawnNode, stopNode, waitForRpc} from "@careledger/node"
+import {median} from "./bench-stats.mjs"
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const TXS_PER_HOSPITAL = Number(process.env.BENCH_TXS_PER_HOSPITAL ?? 250)
 const NODES = 4
 /** Upper bound of one run, so a stalled network ends the benchmark instead of hanging it. */
 const RUN_DEADLINE_MS = 120_000
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
 
 async function oneRun(plan, clients) {
   const senders = plan.nodes.map((spec, i) => new TxSender(clients[i], readKeyFile(join(spec.dataDir, "node.key"))))

@@ -11,9 +11,14 @@
 // (each validator verifies each transaction once). Writes JSON under bench/results/. Figures
 // depend on the machine and its load and are never asserted.
 //
+// Before any load it reports each node process's start-up (seconds to RPC, CPU spent) and an idle
+// window (--idle seconds): blocks per minute and CPU per block per node without transactions. The
+// soak (--soak seconds) samples every node's RSS, heap in use and pool size every 10 s and reports
+// each node's memory slope after a warm-up.
+//
 // Flags: --validators N (4)  --txs N (2000)  --inflight N (32)  --senders 1,4  --rate N (1000)
 //        --rate-txs N (3000)  --batch N (64)  --runs N (3)  --soak SECONDS (0: none)  --soak-rate N (500)
-//        --scenarios closed,rate,batch  --label TEXT  --out FILE
+//        --idle SECONDS (30; 0: none)  --scenarios closed,rate,batch  --label TEXT  --out FILE
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from "node:fs"
 import {availableParallelism, tmpdir} from "node:os"
 import {join, resolve} from "node:path"
@@ -22,6 +27,7 @@ import {parseArgs} from "node:util"
 import {PrivateKey, Role, Transaction, TxType, sha256, utf8, verifySignature} from "@careledger/core"
 import {CareLedgerClient} from "@careledger/client"
 import {prepareDevnet, readKeyFile, spawnNode, stopNode, waitForRpc} from "@careledger/node"
+import {median, quantile, slope} from "./bench-stats.mjs"
 
 const {values: flags} = parseArgs({
   options: {
@@ -34,6 +40,7 @@ const {values: flags} = parseArgs({
     batch: {type: "string", default: "64"},
     runs: {type: "string", default: "3"},
     soak: {type: "string", default: "0"},
+    idle: {type: "string", default: "30"},
     "soak-rate": {type: "string", default: "500"},
     scenarios: {type: "string", default: "closed,rate,batch"},
     label: {type: "string", default: ""},
@@ -50,7 +57,16 @@ const BATCH = Number(flags.batch)
 const RUNS = Number(flags.runs)
 const SOAK_SECONDS = Number(flags.soak)
 const SOAK_RATE = Number(flags["soak-rate"])
+const IDLE_SECONDS = Number(flags.idle)
 const SCENARIOS = new Set(flags.scenarios.split(","))
+/**
+ * How long the benchmark waits for every node's RPC to answer: each node process spends about 1.5 s
+ * of CPU starting (loading modules, opening its store, starting libp2p), so N processes on a few
+ * shared cores need about N x 1.5 s / cores, far more on a loaded machine.
+ */
+const START_DEADLINE_MS = 60_000 + 10_000 * VALIDATORS
+/** Soak samples taken before this many seconds are left out of the memory slope (start-up and warm-up). */
+const SOAK_WARMUP_S = 120
 /** Upper bound of one run, so a stalled network ends the benchmark instead of hanging it. */
 const RUN_DEADLINE_MS = 180_000
 /** Open-loop runs never hold more requests than this in flight (a slow node shows as a lower submitted rate). */
@@ -62,13 +78,6 @@ const DUPLICATE_TX = -32008
 const NONCE_REPLAYED = -32003
 const CHAIN_ID = "careledger-bench-e2e"
 
-const median = (values) => {
-  if (values.length === 0) return NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-const quantile = (sorted, q) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))])
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** ed25519 verifications per second on one core of this machine, measured now. */
@@ -96,6 +105,28 @@ function procSample(pid) {
   } catch {
     return {cpu: NaN, rss: NaN}
   }
+}
+
+/** Heap in use (MiB) and mempool size of a node, from its Prometheus endpoint (NaN if it does not answer). */
+async function nodeMetrics(spec) {
+  try {
+    const response = await fetch(`${spec.metricsUrl}/metrics`, {signal: AbortSignal.timeout(5000)})
+    const text = await response.text()
+    const value = (name) => Number(new RegExp(`^${name} ([0-9.e+]+)$`, "m").exec(text)?.[1] ?? NaN)
+    return {heapMiB: value("careledger_nodejs_heap_size_used_bytes") / 2 ** 20, pool: value("careledger_mempool_txs")}
+  } catch {
+    return {heapMiB: NaN, pool: NaN}
+  }
+}
+
+/** Per node: least-squares slope (MiB per minute) of `key` over the samples after the warm-up, and first/last of those. */
+function memoryTrend(samples, key) {
+  const kept = samples.filter((s) => s.t - samples[0].t >= SOAK_WARMUP_S)
+  if (kept.length < 2) return []
+  return kept[0][key].map((_, node) => {
+    const ys = kept.map((s) => s[key][node])
+    return {slopeMiBPerMin: slope(kept.map((s) => s.t / 60), ys), first: ys[0], last: ys[ys.length - 1], max: Math.max(...ys)}
+  })
 }
 
 /**
@@ -277,8 +308,10 @@ async function drive({clients, watcher, nodes, queues, inFlight, rate, batch}) {
   }
   const submitted = performance.now()
   const hashes = queues.flatMap((q) => q.txs.map((tx) => tx.hashHex()))
+  // A long (soak) run gets the same grace after its last submission as a short run has in all.
+  const deadline = Math.max(started, submitted - RUN_DEADLINE_MS / 3) + RUN_DEADLINE_MS
   while (hashes.some((h) => !watcher.finalAt.has(h))) {
-    if (performance.now() - started > RUN_DEADLINE_MS) break
+    if (performance.now() > deadline) break
     await sleep(20)
   }
   const after = nodes.map((n) => procSample(n.child.pid))
@@ -312,6 +345,7 @@ async function main() {
   const ceiling = (verifyPerCore * cores) / VALIDATORS
   const dir = mkdtempSync(join(tmpdir(), "careledger-bench-e2e-"))
   const plan = await prepareDevnet(dir, {nodes: VALIDATORS, fresh: true, chainId: CHAIN_ID})
+  const spawnedAt = performance.now()
   const nodes = plan.nodes.map((spec) => spawnNode(spec))
   // Node processes must not outlive the benchmark, however it ends.
   process.once("exit", () => {
@@ -337,9 +371,47 @@ async function main() {
   log(`CareLedger end-to-end benchmark: ${VALIDATORS} validator processes on loopback, ${cores} cores, node ${process.version}`)
   log(`ed25519 verify: ${Math.round(verifyPerCore)}/s per core -> ceiling ${Math.round(ceiling)} tx/s (every validator verifies every tx once)`)
   try {
-    await Promise.all(plan.nodes.map((spec) => waitForRpc(spec.rpcUrl, 120_000)))
+    // Start-up: per process, seconds from spawn to its RPC answering and the CPU it spent by then.
+    results.startup = await Promise.all(
+      plan.nodes.map(async (spec, i) => {
+        await waitForRpc(spec.rpcUrl, START_DEADLINE_MS)
+        return {seconds: (performance.now() - spawnedAt) / 1000, cpuSeconds: procSample(nodes[i].child.pid).cpu}
+      }),
+    )
     const clients = plan.nodes.map((spec) => new CareLedgerClient({url: spec.rpcUrl, timeoutMs: 60_000}))
-    while ((await clients[0].head()).finalizedHeight < 2) await sleep(200)
+    while ((await clients[0].head()).finalizedHeight < 2) {
+      if (performance.now() - spawnedAt > START_DEADLINE_MS * 2) throw new Error(`no block finalized within ${(START_DEADLINE_MS * 2) / 1000} s of the start`)
+      await sleep(200)
+    }
+    results.firstBlocksSeconds = (performance.now() - spawnedAt) / 1000
+    const startSeconds = results.startup.map((s) => s.seconds)
+    log(
+      `start-up: RPC answering after ${Math.min(...startSeconds).toFixed(1)}-${Math.max(...startSeconds).toFixed(1)} s ` +
+        `(CPU ${median(results.startup.map((s) => s.cpuSeconds)).toFixed(2)} s per process, median), height 2 final after ${results.firstBlocksSeconds.toFixed(1)} s`,
+    )
+    if (IDLE_SECONDS > 0) {
+      // An idle chain: what every height costs without transactions (proposal, votes, timers).
+      const heightBefore = (await clients[0].head()).finalizedHeight
+      const before = nodes.map((n) => procSample(n.child.pid))
+      const idleStarted = performance.now()
+      await sleep(IDLE_SECONDS * 1000)
+      const heightAfter = (await clients[0].head()).finalizedHeight
+      const seconds = (performance.now() - idleStarted) / 1000
+      const cpuSeconds = nodes.reduce((sum, n, i) => sum + procSample(n.child.pid).cpu - before[i].cpu, 0)
+      const blocks = heightAfter - heightBefore
+      results.idle = {
+        seconds,
+        blocks,
+        blocksPerMin: (blocks / seconds) * 60,
+        cores: cpuSeconds / seconds,
+        cpuMsPerBlockPerNode: blocks > 0 ? (cpuSeconds * 1000) / blocks / VALIDATORS : NaN,
+      }
+      log(
+        `idle ${seconds.toFixed(0)} s: ${blocks} blocks (${results.idle.blocksPerMin.toFixed(0)}/min), nodes used ${results.idle.cores.toFixed(2)} cores, ` +
+          `${results.idle.cpuMsPerBlockPerNode.toFixed(1)} ms CPU per block per node`,
+      )
+      save()
+    }
     const watcher = new FinalityWatcher(clients[0])
     await watcher.start()
 
@@ -419,17 +491,37 @@ async function main() {
       )
     }
     if (SOAK_SECONDS > 0) {
-      log(`soak: ${SOAK_RATE} tx/s offered for ${SOAK_SECONDS} s, RSS sampled every 10 s`)
+      log(`soak: ${SOAK_RATE} tx/s offered for ${SOAK_SECONDS} s; RSS, heap in use and pool size of every node sampled every 10 s`)
       const samples = []
-      const sampler = setInterval(() => {
-        const sample = {t: Math.round(performance.now() / 1000), rssMiB: nodes.map((n) => procSample(n.child.pid).rss / 2 ** 20)}
+      const soakStarted = performance.now()
+      const sampler = setInterval(async () => {
+        const t = Math.round((performance.now() - soakStarted) / 1000)
+        const metrics = await Promise.all(plan.nodes.map((spec) => nodeMetrics(spec)))
+        const sample = {
+          t,
+          height: watcher.next - 1,
+          finalizedTxs: watcher.finalAt.size,
+          rssMiB: nodes.map((n) => procSample(n.child.pid).rss / 2 ** 20),
+          heapMiB: metrics.map((m) => m.heapMiB),
+          pool: metrics.map((m) => m.pool),
+        }
         samples.push(sample)
-        log(`  t=${sample.t}s rss MiB ${sample.rssMiB.map((r) => r.toFixed(0)).join(" ")} height ${watcher.next - 1}`)
+        log(
+          `  t=${t}s height ${sample.height} rss MiB ${sample.rssMiB.map((r) => r.toFixed(0)).join(" ")} ` +
+            `heap MiB ${sample.heapMiB.map((r) => r.toFixed(0)).join(" ")} pool ${sample.pool.join(" ")}`,
+        )
       }, 10_000)
       const result = await drive({clients, watcher, nodes, queues: queuesFor(4, SOAK_RATE * SOAK_SECONDS), rate: SOAK_RATE})
       clearInterval(sampler)
-      results.soak = {rate: SOAK_RATE, seconds: SOAK_SECONDS, result, samples}
+      const trend = {rss: memoryTrend(samples, "rssMiB"), heap: memoryTrend(samples, "heapMiB")}
+      results.soak = {rate: SOAK_RATE, seconds: SOAK_SECONDS, warmupSeconds: SOAK_WARMUP_S, result, trend, samples}
       log(`soak: finalized ${result.finalizedTps.toFixed(0)} tx/s, p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms`)
+      for (const [name, nodesTrend] of Object.entries(trend)) {
+        log(
+          `soak ${name} after ${SOAK_WARMUP_S} s, per node (MiB/min; first -> last MiB): ` +
+            nodesTrend.map((n) => `${n.slopeMiBPerMin.toFixed(2)} (${n.first.toFixed(0)} -> ${n.last.toFixed(0)})`).join(", "),
+        )
+      }
     }
     await watcher.stop()
   } finally {

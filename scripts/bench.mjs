@@ -24,16 +24,11 @@ import {
   validateTx,
   validatorsHashOf,
 } from "@careledger/core"
+import {median} from "./bench-stats.mjs"
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const TXS_PER_BLOCK = 1000
 const CHAIN_ID = "careledger-bench"
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
 
 const seedKey = (label, i) => PrivateKey.fromSeed(sha256(utf8(`bench/${label}/${i}`)))
 const hospitals = Array.from({length: 4}, (_, i) => seedKey("hospital", i))
