@@ -171,6 +171,14 @@ export class NetworkHost {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: this.gater.connectionGater(),
+      connectionManager: {
+        inboundConnectionThreshold: o.maxInboundConnectionsPerHostPerSecond,
+        maxIncomingPendingConnections: o.maxPendingInboundConnections,
+      },
+      // The dialer pings every member itself (peers.ts). libp2p's monitor would ping on the same
+      // protocol, whose one outbound stream per connection our ping may hold: it then aborted the
+      // connection, and it also aborted any peer slower than 5 s to answer (a loaded machine).
+      connectionMonitor: {enabled: false},
       services: {
         identify: identify(),
         ping: ping(),

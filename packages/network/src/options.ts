@@ -21,8 +21,19 @@ export interface NetworkOptions {
   redialBaseMs: number
   redialMaxMs: number
   redialJitter: number
-  /** How often connected peers are pinged for latency and asked for their status again. */
+  /**
+   * How often connected peers are pinged (latency, liveness) and asked for their status again. A
+   * ping unanswered within `requestTimeoutMs` closes the connection, and the redial loop takes over.
+   */
   pingIntervalMs: number
+  /**
+   * Inbound connections accepted per second from one IP address, and inbound handshakes under way at
+   * once. Every member may dial us in the same second (all start together), and members on one host
+   * (a devnet) or behind one NAT address share an address; libp2p's own limits (5 a second, 10 at
+   * once) refused most of a 10-member start. Strangers are still cut by the gater after the handshake.
+   */
+  maxInboundConnectionsPerHostPerSecond: number
+  maxPendingInboundConnections: number
   /** How long a peer that served forged data is refused. */
   banMs: number
 
@@ -67,6 +78,8 @@ export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
   redialMaxMs: 10_000,
   redialJitter: 0.3,
   pingIntervalMs: 15_000,
+  maxInboundConnectionsPerHostPerSecond: 64,
+  maxPendingInboundConnections: 64,
   banMs: 10 * 60_000,
   maxTxsPerMessage: 64,
   maxTxMessageBytes: 512 * 1024,

@@ -17,6 +17,8 @@ export interface KnownPeer {
   attempts: number
   timer: NodeJS.Timeout | undefined
   dialing: boolean
+  /** A ping is in flight (one at a time per peer). */
+  pinging: boolean
   latencyMs: number | undefined
 }
 
@@ -53,7 +55,7 @@ export class PeerDialer {
     const id = peerId.toString()
     let peer = this.known.get(id)
     if (peer === undefined) {
-      peer = {peerId, addrs: [], attempts: 0, timer: undefined, dialing: false, latencyMs: undefined}
+      peer = {peerId, addrs: [], attempts: 0, timer: undefined, dialing: false, pinging: false, latencyMs: undefined}
       this.known.set(id, peer)
     }
     if (addr !== undefined && !peer.addrs.some((a) => a.equals(addr))) peer.addrs.push(addr)
@@ -86,6 +88,7 @@ export class PeerDialer {
       peer.timer = undefined
       peer.attempts = 0
       peer.dialing = false
+      peer.pinging = false
     }
   }
 
@@ -144,13 +147,27 @@ export class PeerDialer {
     if (this.deps.libp2p() !== undefined && node.getConnections(peer.peerId).length === 0) this.scheduleRedial(peer, false)
   }
 
+  /**
+   * Measures a member's round trip, one ping at a time per peer. A ping unanswered within the
+   * request timeout means the peer is gone while its connection still looks open (or cannot serve
+   * us anyway): the connection is closed and the redial loop takes over.
+   */
   async ping(peer: KnownPeer): Promise<void> {
     const node = this.deps.libp2p()
-    if (node === undefined) return
+    if (node === undefined || peer.pinging) return
+    peer.pinging = true
+    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs)
     try {
-      peer.latencyMs = await node.services.ping.ping(peer.peerId, {signal: AbortSignal.timeout(this.options.requestTimeoutMs)})
+      peer.latencyMs = await node.services.ping.ping(peer.peerId, {signal: AbortSignal.any([timeout, this.deps.signal()])})
     } catch (err) {
-      this.deps.log.debug({peerId: peer.peerId.toString(), err: (err as Error).message}, "ping failed")
+      const id = peer.peerId.toString()
+      this.deps.log.debug({peerId: id, err: (err as Error).message}, "ping failed")
+      if (timeout.aborted && this.deps.libp2p() === node) {
+        this.deps.log.warn({peerId: id, timeoutMs: this.options.requestTimeoutMs}, "peer did not answer a ping: closing the connection")
+        await node.hangUp(peer.peerId).catch((hangUpErr: Error) => this.deps.log.debug({peerId: id, err: hangUpErr.message}, "hang up failed"))
+      }
+    } finally {
+      peer.pinging = false
     }
   }
 }
