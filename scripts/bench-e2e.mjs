@@ -19,6 +19,7 @@
 // Flags: --validators N (4)  --txs N (2000)  --inflight N (32)  --senders 1,4  --rate N (1000)
 //        --rate-txs N (3000)  --batch N (64)  --runs N (3)  --soak SECONDS (0: none)  --soak-rate N (500)
 //        --idle SECONDS (30; 0: none)  --scenarios closed,rate,batch  --label TEXT  --out FILE
+//        --cpu-prof DIR (each node writes a V8 CPU profile there when it stops)
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from "node:fs"
 import {availableParallelism, tmpdir} from "node:os"
 import {join, resolve} from "node:path"
@@ -45,6 +46,7 @@ const {values: flags} = parseArgs({
     scenarios: {type: "string", default: "closed,rate,batch"},
     label: {type: "string", default: ""},
     out: {type: "string"},
+    "cpu-prof": {type: "string"},
   },
 })
 const VALIDATORS = Number(flags.validators)
@@ -345,8 +347,9 @@ async function main() {
   const ceiling = (verifyPerCore * cores) / VALIDATORS
   const dir = mkdtempSync(join(tmpdir(), "careledger-bench-e2e-"))
   const plan = await prepareDevnet(dir, {nodes: VALIDATORS, fresh: true, chainId: CHAIN_ID})
+  const nodeArgs = flags["cpu-prof"] === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${resolve(flags["cpu-prof"])}`]
   const spawnedAt = performance.now()
-  const nodes = plan.nodes.map((spec) => spawnNode(spec))
+  const nodes = plan.nodes.map((spec) => spawnNode(spec, [], {}, nodeArgs))
   // Node processes must not outlive the benchmark, however it ends.
   process.once("exit", () => {
     nodes.forEach((n) => n.child.kill("SIGKILL"))

@@ -193,11 +193,17 @@ export interface RunningNode {
 
 /**
  * Starts one node as its own process, logging (JSON) to `<dataDir>/node.log`. The caller passes
- * the environment (the CLI hands down its own, so CARELEDGER_* settings reach the nodes).
+ * the environment (the CLI hands down its own, so CARELEDGER_* settings reach the nodes) and may
+ * pass flags for Node itself (`--cpu-prof`, which NODE_OPTIONS does not carry).
  */
-export function spawnNode(spec: DevnetNodeSpec, extraArgs: string[] = [], env: Readonly<Record<string, string | undefined>> = {}): RunningNode {
+export function spawnNode(
+  spec: DevnetNodeSpec,
+  extraArgs: string[] = [],
+  env: Readonly<Record<string, string | undefined>> = {},
+  nodeArgs: readonly string[] = [],
+): RunningNode {
   const logFd = openSync(join(spec.dataDir, "node.log"), "a")
-  const child = spawn(process.execPath, [CLI_PATH, "start", "--datadir", spec.dataDir, ...extraArgs], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI_PATH, "start", "--datadir", spec.dataDir, ...extraArgs], {
     stdio: ["ignore", logFd, logFd],
     env: {...env, CARELEDGER_LOG_FORMAT: "json"},
   })
