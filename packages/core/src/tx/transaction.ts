@@ -38,6 +38,7 @@ export class Transaction<T extends TxType = TxType> {
   readonly payload: PayloadByType[T]
   readonly signature: Uint8Array
   private cachedHash: Uint8Array | undefined
+  private cachedHashHex: string | undefined
   private cachedBytes: Uint8Array | undefined
   private verified: boolean | undefined
 
@@ -66,11 +67,21 @@ export class Transaction<T extends TxType = TxType> {
     return tx
   }
 
-  /** Decodes canonical bytes into a transaction and checks its shape (not its signature). */
+  /**
+   * Decodes canonical bytes into a transaction and checks its shape (not its signature). Bytes
+   * identical to a transaction decoded recently give that same (immutable) object back: a block
+   * carries the txs a node already admitted, so they are neither decoded nor verified again.
+   */
   static decode(bytes: Uint8Array): Transaction {
     if (bytes.length > MAX_TX_BYTES) {
       throw new TxError(TxErrorCode.TOO_LARGE, `transaction of ${bytes.length} bytes exceeds ${MAX_TX_BYTES}`)
     }
+    // For canonical bytes, the unsigned encoding is the same bytes minus the signature, so the hash
+    // needs no re-encoding. Bytes that are not canonical get a hash no decoded tx has, or fail below.
+    const hash = bytes.length > ENCODED_SIGNATURE_LENGTH ? sha256(UNSIGNED_ARRAY_HEADER, bytes.subarray(1, bytes.length - ENCODED_SIGNATURE_LENGTH)) : undefined
+    const hashHex = hash === undefined ? undefined : toHex(hash)
+    const known = hashHex === undefined ? undefined : decodedTxs.get(hashHex)
+    if (known !== undefined && bytesEqual(known.serialize(), bytes)) return known
     let raw: unknown
     try {
       raw = decode(bytes, MAX_TX_BYTES)
@@ -88,9 +99,9 @@ export class Transaction<T extends TxType = TxType> {
     checkEnvelope(unsigned)
     const parsed = parsePayload(unsigned.type, payload)
     const tx = new Transaction({...unsigned, payload: parsed}, signature, bytes)
-    // The bytes are canonical, so the unsigned encoding is the same bytes minus the signature:
-    // hashing them directly saves re-encoding the transaction on the hot path.
-    tx.cachedHash = sha256(UNSIGNED_ARRAY_HEADER, bytes.subarray(1, bytes.length - ENCODED_SIGNATURE_LENGTH))
+    tx.cachedHash = hash
+    tx.cachedHashHex = hashHex
+    rememberDecoded(hashHex!, tx)
     return tx
   }
 
@@ -100,7 +111,8 @@ export class Transaction<T extends TxType = TxType> {
   }
 
   hashHex(): string {
-    return toHex(this.hash())
+    this.cachedHashHex ??= toHex(this.hash())
+    return this.cachedHashHex
   }
 
   serialize(): Uint8Array {
@@ -115,30 +127,36 @@ export class Transaction<T extends TxType = TxType> {
   /** True when the signature was made by the sender over this transaction. */
   verifySignature(): boolean {
     // Cached: the mempool, block validation and execution all ask, and the answer cannot change.
-    if (this.verified !== undefined) return this.verified
-    // A block's txs arrive as new objects, but each was verified once when the pool admitted it.
-    const hash = this.hashHex()
-    const known = verifiedSignatures.get(hash)
-    if (known !== undefined && bytesEqual(known, this.signature)) {
-      this.verified = true
-      return true
-    }
-    this.verified = verifySignature(this.sender, concatBytes(TX_SIGNING_DOMAIN, this.hash()), this.signature)
-    if (this.verified) rememberVerified(hash, this.signature)
+    // A block's txs decode to the objects the pool admitted (see `decode`), so they carry the answer too.
+    this.verified ??= verifySignature(this.sender, concatBytes(TX_SIGNING_DOMAIN, this.hash()), this.signature)
     return this.verified
   }
 }
 
 /**
- * Signatures already verified in this process, by tx hash (the hash does not cover the signature,
- * so the signature itself is kept and compared). Bounded: the oldest are forgotten first.
+ * Transactions decoded in this process, by hash (the hash does not cover the signature, so a hit
+ * counts only when the whole bytes are the same). Bounded in count and in bytes: the oldest are
+ * forgotten first; a pending tx forgotten here is only decoded and verified again when its block
+ * arrives.
  */
-const MAX_VERIFIED_SIGNATURES = 32_768
-const verifiedSignatures = new Map<string, Uint8Array>()
+const MAX_DECODED_TXS = 16_384
+const MAX_DECODED_TX_BYTES = 8 * 1024 * 1024
+const decodedTxs = new Map<string, Transaction>()
+let decodedTxBytes = 0
 
-function rememberVerified(hash: string, signature: Uint8Array): void {
-  verifiedSignatures.set(hash, signature)
-  if (verifiedSignatures.size > MAX_VERIFIED_SIGNATURES) verifiedSignatures.delete(verifiedSignatures.keys().next().value as string)
+function rememberDecoded(hash: string, tx: Transaction): void {
+  const previous = decodedTxs.get(hash)
+  if (previous !== undefined) {
+    decodedTxs.delete(hash)
+    decodedTxBytes -= previous.serialize().length
+  }
+  decodedTxs.set(hash, tx)
+  decodedTxBytes += tx.serialize().length
+  while (decodedTxs.size > MAX_DECODED_TXS || decodedTxBytes > MAX_DECODED_TX_BYTES) {
+    const [oldestHash, oldest] = decodedTxs.entries().next().value as [string, Transaction]
+    decodedTxs.delete(oldestHash)
+    decodedTxBytes -= oldest.serialize().length
+  }
 }
 
 function unsignedEncodable(tx: UnsignedTx): Encodable[] {

@@ -93,6 +93,23 @@ describe("tx: the transaction envelope", function () {
     expect(Transaction.decode(tx.serialize()).verifySignature()).to.equal(true)
   })
 
+  it("decodes the same bytes to the same transaction once (a block's txs are the pool's, already verified); other bytes on the same hash are decoded on their own", function () {
+    const tx = Transaction.sign({chainId: "c", type: TxType.TrialRegister, nonce: 8, payload: {trialId: "decoded-once", protocolHash: new Uint8Array(32)}}, key)
+    const first = Transaction.decode(tx.serialize())
+    expect(first.verifySignature()).to.equal(true)
+    // A copy of the bytes, as a block carries them.
+    const again = Transaction.decode(Uint8Array.from(tx.serialize()))
+    expect(again).to.equal(first)
+    const raw = decode(tx.serialize()) as Encodable[]
+    const flipped = Uint8Array.from(raw[5] as Uint8Array)
+    flipped[1]! ^= 1
+    const forged = Transaction.decode(encode([...raw.slice(0, 5), flipped]))
+    expect(forged).to.not.equal(first)
+    expect(forged.hashHex()).to.equal(first.hashHex())
+    expect(forged.verifySignature()).to.equal(false)
+    expect(Transaction.decode(tx.serialize()).verifySignature()).to.equal(true)
+  })
+
   it("refuses malformed envelopes with typed errors", function () {
     const tx = Transaction.sign({chainId: "c", type: TxType.TrialRegister, nonce: 0, payload: {trialId: "t", protocolHash: new Uint8Array(32)}}, key)
     const raw = decode(tx.serialize()) as Encodable[]
