@@ -434,14 +434,21 @@ export class ChainStore {
  */
 /** How many of the latest blocks the store keeps decoded (each at most a block's byte bound). */
 const RECENT_BLOCKS = 8
+/** How many commits' written keys the state cache remembers, to keep reads that were in flight across them. */
+const RECENT_WRITE_SETS = 8
 
-class CommittedState implements StateReader {
+/** Where committed state lives (the store's state repository). */
+export type StateSource = Pick<Repository<string, Uint8Array>, "get" | "entries">
+
+export class CommittedState implements StateReader {
   /** `null` remembers that a key is absent. */
   private readonly cache = new Map<string, Uint8Array | null>()
   private generation = 0
+  /** The keys written by the latest commits, newest last (at most RECENT_WRITE_SETS). */
+  private readonly recentWrites: Array<ReadonlyMap<string, unknown>> = []
 
   constructor(
-    private readonly repo: Repository<string, Uint8Array>,
+    private readonly repo: StateSource,
     private readonly maxEntries: number,
   ) {}
 
@@ -453,14 +460,27 @@ class CommittedState implements StateReader {
     }
     const generation = this.generation
     const value = await this.repo.get(key)
-    if (generation === this.generation) this.remember(key, value ?? null)
+    if (this.unwrittenSince(key, generation)) this.remember(key, value ?? null)
     return value
   }
 
   /** Called synchronously after a block's batch is durable. */
   committed(writes: BlockExecution["writes"]): void {
     this.generation++
+    this.recentWrites.push(writes)
+    if (this.recentWrites.length > RECENT_WRITE_SETS) this.recentWrites.shift()
     for (const [key, value] of writes) this.remember(key, value)
+  }
+
+  /**
+   * Whether no commit since `generation` wrote `key`: then a read that was in flight across those
+   * commits read the current value (blocks commit while admission reads the keys of the next ones).
+   */
+  private unwrittenSince(key: string, generation: number): boolean {
+    const commits = this.generation - generation
+    if (commits > this.recentWrites.length) return false
+    for (let i = this.recentWrites.length - commits; i < this.recentWrites.length; i++) if (this.recentWrites[i]!.has(key)) return false
+    return true
   }
 
   private remember(key: string, value: Uint8Array | null): void {

@@ -1,7 +1,7 @@
 import {expect} from "chai"
 import {encode, decode} from "../../src/encoding/index.js"
 import {bytesEqual, toHex, utf8} from "../../src/encoding/bytes.js"
-import {ChainStore} from "../../src/store/chainStore.js"
+import {ChainStore, CommittedState, type StateSource} from "../../src/store/chainStore.js"
 import {Bucket, Database} from "../../src/store/db.js"
 import {StoreError, StoreErrorCode} from "../../src/store/errors.js"
 import type {Block} from "../../src/block/block.js"
@@ -286,5 +286,45 @@ describe("store/ChainStore", function () {
     await store.close()
     await expectStoreError(store.putConsensusRecord("a", utf8("b")), StoreErrorCode.CLOSED)
     expect(() => store.head()).to.throw(StoreError).with.property("code", StoreErrorCode.CLOSED)
+  })
+})
+
+describe("store/CommittedState (the state cache)", function () {
+  /** A state source whose reads wait until released, so a commit can land while they are in flight. */
+  function slowSource(values: Record<string, Uint8Array>): {source: StateSource; diskReads: () => number; release: () => void} {
+    let diskReads = 0
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const source = {
+      get: async (key: string) => {
+        diskReads++
+        await gate
+        return values[key]
+      },
+      entries: async () => [],
+    } as unknown as StateSource
+    return {source, diskReads: () => diskReads, release}
+  }
+
+  it("keeps a read that was in flight across a commit that did not write its key: the next read needs no disk", async function () {
+    const {source, diskReads, release} = slowSource({})
+    const state = new CommittedState(source, 100)
+    const racing = state.get("acct/c")
+    state.committed(new Map([["acct/a", utf8("1")]]))
+    release()
+    expect(await racing).to.equal(undefined)
+    expect(await state.get("acct/c")).to.equal(undefined)
+    expect(diskReads()).to.equal(1)
+  })
+
+  it("never keeps a read that was in flight across a commit that wrote its key", async function () {
+    const {source, release} = slowSource({"acct/a": utf8("old")})
+    const state = new CommittedState(source, 100)
+    const racing = state.get("acct/a")
+    state.committed(new Map([["acct/b", utf8("2")]]))
+    state.committed(new Map([["acct/a", utf8("new")]]))
+    release()
+    await racing
+    expect(await state.get("acct/a")).to.deep.equal(utf8("new"))
   })
 })
