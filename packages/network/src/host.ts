@@ -9,7 +9,7 @@ import {gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type Goss
 import {createPeerScoreParams, createTopicScoreParams, type PeerScoreParams} from "@libp2p/gossipsub/score"
 import {privateKeyFromProtobuf} from "@libp2p/crypto/keys"
 import type {PeerId} from "@libp2p/interface"
-import {sha256, Transaction, utf8, concatBytes, type PrivateKey} from "@careledger/core"
+import {sha256, Transaction, utf8, type PrivateKey} from "@careledger/core"
 import {NetworkError, NetworkErrorCode} from "./errors.js"
 import {resolveOptions, type NetworkOptions} from "./options.js"
 import {silentLogger, type Logger, type NetworkMetrics} from "./metrics.js"
@@ -81,6 +81,8 @@ export class NetworkHost {
   private readonly statuses = new Map<string, ChainStatus>()
   private readonly listeners = new Map<keyof NetworkEventMap, Set<(detail: never) => void>>()
   private readonly topicByName = new Map<string, GossipTopic>()
+  /** The UTF-8 bytes of each topic name, for message ids. */
+  private readonly topicBytes = new Map<string, Uint8Array>()
   private readonly publisher: BoundedPublisher
   private readonly txBatcher: TxBatcher
   /** gossipsub hands over messages as fast as they arrive; validations in flight are bounded here. */
@@ -97,7 +99,11 @@ export class NetworkHost {
     this.log = dependencies.logger ?? silentLogger
     this.peerId = dependencies.privateKey.peerId
     this.gater = new MembershipGater(this.peerId, this.options.members, this.options.observers)
-    for (const topic of GOSSIP_TOPICS) this.topicByName.set(topicName(this.options.chainId, topic), topic)
+    for (const topic of GOSSIP_TOPICS) {
+      const name = topicName(this.options.chainId, topic)
+      this.topicByName.set(name, topic)
+      this.topicBytes.set(name, utf8(name))
+    }
     this.dialer = new PeerDialer(this.options, {gater: this.gater, libp2p: () => this.libp2p, signal: () => this.abort.signal, log: this.log})
     for (const addr of this.options.bootstrap) this.dialer.remember(parsePeerAddress(addr))
     this.publisher = new BoundedPublisher(
@@ -200,7 +206,8 @@ export class NetworkHost {
           // Messages are authenticated by their own signatures (txs, votes); ids are content hashes
           // so the same payload from two members is one message.
           globalSignaturePolicy: StrictNoSign,
-          msgIdFn: (msg) => sha256(concatBytes(utf8(msg.topic), msg.data)),
+          // Hashed in parts: no copy of a (block-sized) message per id.
+          msgIdFn: (msg) => sha256(this.topicBytes.get(msg.topic) ?? utf8(msg.topic), msg.data),
           allowedTopics: [...this.topicByName.keys()],
           maxInboundDataLength: o.maxConsensusMessageBytes + 64 * 1024,
           scoreParams: this.scoreParams(),
