@@ -33,10 +33,30 @@ function put(writer: StateWriter, key: string, value: object | string | number |
   writer.set(key, encode(value as Encodable))
 }
 
+/**
+ * Decoded state values by the bytes they came from. The state cache hands out the same bytes
+ * object for a key until a block writes it, so an identity or a nonce read by every tx of a sender
+ * is decoded once. Values are frozen: every reader shares them.
+ */
+const decodedValues = new WeakMap<Uint8Array, unknown>()
+
 /** State values were encoded by `put` (on this node or, via the checked state root, identically elsewhere). */
 async function getValue<T>(reader: StateReader, key: string): Promise<T | undefined> {
   const bytes = await reader.get(key)
-  return bytes === undefined ? undefined : (decodeOwn(bytes) as T)
+  if (bytes === undefined) return undefined
+  let value = decodedValues.get(bytes)
+  if (value === undefined) {
+    value = deepFreeze(decodeOwn(bytes))
+    decodedValues.set(bytes, value)
+  }
+  return value as T
+}
+
+/** Freezes a decoded value and everything in it (byte strings cannot be frozen and are left as they are). */
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array || Object.isFrozen(value)) return value
+  for (const item of Object.values(value)) deepFreeze(item)
+  return Object.freeze(value)
 }
 
 // ---- chain metadata ------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import {
   getHospital,
   getValidators,
   listValidatorProposals,
+  loadIdentity,
+  putIdentity,
   toHex,
   type Transaction,
 } from "../../src/index.js"
@@ -175,5 +177,24 @@ describe("state/execute: overlay", function () {
       }),
       {numRuns: 200},
     )
+  })
+})
+
+describe("state/repository: decoded values", function () {
+  it("decodes a stored value once while its bytes stay the same, shares it frozen, and decodes a new write afresh", async function () {
+    const state = new MemoryState()
+    const writes = new StateOverlay(state)
+    putIdentity(writes, {id: "aa", role: Role.Provider, hospital: "hosp-a", patient: null, revoked: false, registeredAt: 1, revokedAt: null})
+    state.apply(writes.writes())
+    const first = await loadIdentity(state, "aa")
+    expect(await loadIdentity(state, "aa")).to.equal(first)
+    expect(Object.isFrozen(first)).to.equal(true)
+    const again = new StateOverlay(state)
+    putIdentity(again, {...first!, revoked: true, revokedAt: 2})
+    state.apply(again.writes())
+    const after = await loadIdentity(state, "aa")
+    expect(after).to.not.equal(first)
+    expect(after?.revoked).to.equal(true)
+    expect(first?.revoked).to.equal(false)
   })
 })
