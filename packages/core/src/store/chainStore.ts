@@ -426,12 +426,6 @@ export class ChainStore {
   }
 }
 
-/**
- * Committed state from LevelDB, with a bounded least-recently-used cache in front. The store is the
- * only writer of state, so each commit updates the cache with the block's writes right after its
- * batch lands; a read that was in flight across a commit is not cached (it may hold the old value).
- * Key order is UTF-8 byte order (= code point order).
- */
 /** How many of the latest blocks the store keeps decoded (each at most a block's byte bound). */
 const RECENT_BLOCKS = 8
 /** How many commits' written keys the state cache remembers, to keep reads that were in flight across them. */
@@ -440,9 +434,22 @@ const RECENT_WRITE_SETS = 8
 /** Where committed state lives (the store's state repository). */
 export type StateSource = Pick<Repository<string, Uint8Array>, "get" | "entries">
 
+/**
+ * Committed state from LevelDB, with a bounded cache in front. The store is the only writer of
+ * state, so each commit updates the cache with the block's writes right after its batch lands; a
+ * read that was in flight across a commit that wrote its key is not cached (it may hold the old
+ * value). Key order is UTF-8 byte order (= code point order).
+ *
+ * The cache keeps two generations of at most half the entries each, instead of moving every hit to
+ * the end of one map: a hit in the young generation costs one lookup (state is read several times
+ * per transaction), a hit in the old one moves the entry to the young one, and when the young one
+ * is full it becomes the old one and the old one is dropped.
+ */
 export class CommittedState implements StateReader {
-  /** `null` remembers that a key is absent. */
-  private readonly cache = new Map<string, Uint8Array | null>()
+  /** `null` remembers that a key is absent. The young generation shadows the old one. */
+  private young = new Map<string, Uint8Array | null>()
+  private old = new Map<string, Uint8Array | null>()
+  private readonly generationEntries: number
   private generation = 0
   /** The keys written by the latest commits, newest last (at most RECENT_WRITE_SETS). */
   private readonly recentWrites: Array<ReadonlyMap<string, unknown>> = []
@@ -450,13 +457,17 @@ export class CommittedState implements StateReader {
   constructor(
     private readonly repo: StateSource,
     private readonly maxEntries: number,
-  ) {}
+  ) {
+    this.generationEntries = Math.max(1, Math.floor(maxEntries / 2))
+  }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const cached = this.cache.get(key)
-    if (cached !== undefined) {
-      this.remember(key, cached)
-      return cached ?? undefined
+    const young = this.young.get(key)
+    if (young !== undefined) return young ?? undefined
+    const old = this.old.get(key)
+    if (old !== undefined) {
+      this.remember(key, old)
+      return old ?? undefined
     }
     const generation = this.generation
     const value = await this.repo.get(key)
@@ -485,9 +496,12 @@ export class CommittedState implements StateReader {
 
   private remember(key: string, value: Uint8Array | null): void {
     if (this.maxEntries <= 0) return
-    this.cache.delete(key)
-    this.cache.set(key, value)
-    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value as string)
+    if (this.young.size >= this.generationEntries && !this.young.has(key)) {
+      // Both generations together stay within maxEntries (a cache of one entry has no old generation).
+      this.old = this.young.size < this.maxEntries ? this.young : new Map()
+      this.young = new Map()
+    }
+    this.young.set(key, value)
   }
 
   async keys(prefix: string, limit: number, after?: string): Promise<string[]> {

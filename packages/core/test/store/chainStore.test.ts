@@ -317,6 +317,25 @@ describe("store/CommittedState (the state cache)", function () {
     expect(diskReads()).to.equal(1)
   })
 
+  it("keeps a key read often while many others pass through, and stays bounded", async function () {
+    const reads = new Map<string, number>()
+    const source = {
+      get: async (key: string) => {
+        reads.set(key, (reads.get(key) ?? 0) + 1)
+        return undefined
+      },
+      entries: async () => [],
+    } as unknown as StateSource
+    const state = new CommittedState(source, 4)
+    for (let i = 0; i < 20; i++) {
+      await state.get("hot")
+      await state.get(`cold/${i}`)
+    }
+    expect(reads.get("hot")).to.equal(1)
+    await state.get("cold/0")
+    expect(reads.get("cold/0")).to.equal(2)
+  })
+
   it("never keeps a read that was in flight across a commit that wrote its key", async function () {
     const {source, release} = slowSource({"acct/a": utf8("old")})
     const state = new CommittedState(source, 100)
