@@ -50,6 +50,10 @@ export enum HealthErrorCode {
   NOT_PATIENT = "HEALTH_ERROR_NOT_PATIENT",
   /** Too many access-log entries are waiting for finality: reads pause until some finalize. */
   BUSY = "HEALTH_ERROR_BUSY",
+  /** The interaction journal on disk was altered: an entry's hash or its link to the one before does not hold. */
+  JOURNAL_BROKEN = "HEALTH_ERROR_JOURNAL_BROKEN",
+  /** The interaction journal does not hold the entry this hospital's finalized `audit.anchor` pins (shorter, or another entry there). */
+  JOURNAL_NOT_ANCHORED = "HEALTH_ERROR_JOURNAL_NOT_ANCHORED",
 }
 
 export class HealthError extends CareLedgerError<HealthErrorCode> {}

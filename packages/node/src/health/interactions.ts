@@ -8,12 +8,15 @@
  * Each entry is synced to disk before the answer leaves (so it survives a SIGKILL right after), is
  * numbered, names the finalized height it was decided at, and carries the hash of the entry before
  * it: an entry removed or altered later breaks the chain of hashes, which `verify` (run at start)
- * reports.
+ * reports. The node pins the journal on chain (`audit.anchor`, see anchoring.ts), and the start
+ * check also refuses a journal that does not hold the entry the latest finalized anchor names: a
+ * journal rewritten consistently from some entry on, or cut short, is caught there.
  */
 import {createHash} from "node:crypto"
 import {canonicalJson, type Logger, type Purpose} from "@careledger/core"
 import type {Vault} from "./vault.js"
 import type {FinalizedHead} from "./chain.js"
+import {HealthError, HealthErrorCode} from "./errors.js"
 
 /** What happened: a search, an export of a patient's data, or a request refused before consent was asked. */
 export type InteractionKind = "search" | "export" | "refused"
@@ -56,6 +59,24 @@ export interface InteractionEntry extends InteractionFacts {
   height: number
 }
 
+/** A point of the journal: its entry count and the id of its newest entry (what an `audit.anchor` pins). */
+export interface JournalPin {
+  sequence: number
+  /** Hex id of the entry numbered `sequence`. */
+  head: string
+}
+
+/** How the journal is pinned on chain (JournalAnchorer). */
+export interface JournalPins {
+  /** This hospital's latest finalized anchor, if it has one. */
+  latest(): Promise<JournalPin | undefined>
+  /** Starts anchoring, and anchors the journal if it is ahead of its anchor. */
+  start(): void
+  /** The journal grew: anchor its newest entry soon. */
+  request(): void
+  stop(): Promise<void>
+}
+
 export const MAX_QUERY_CHARS = 2048
 /** Most entries listed for one patient (newest first), as the chain's index lists at most 10 000 records. */
 export const MAX_LISTED_INTERACTIONS = 10_000
@@ -81,24 +102,78 @@ export class InteractionJournal {
   private tail: Promise<unknown> = Promise.resolve()
   private started: Promise<void> | undefined
 
-  constructor(private readonly deps: {vault: Vault; hospital: string; head: () => FinalizedHead; now: () => number; logger?: Logger}) {}
+  constructor(
+    private readonly deps: {
+      vault: Vault
+      hospital: string
+      head: () => FinalizedHead
+      now: () => number
+      logger?: Logger
+      /** Anchoring on chain (anchoring.ts): the start check holds the journal to the latest finalized anchor. */
+      pins?: JournalPins
+    },
+  ) {}
 
-  /** Checks the journal on disk and continues from its newest entry; runs once, before the first append or listing. */
-  private start(): Promise<void> {
+  /**
+   * Checks the journal on disk (its hash chain, then the entry the latest finalized anchor pins) and
+   * continues from its newest entry; runs once, before the first append or listing. A journal that
+   * fails the check throws HealthError JOURNAL_BROKEN or JOURNAL_NOT_ANCHORED, at every call.
+   */
+  start(): Promise<void> {
     this.started ??= (async () => {
       const check = await this.verify()
-      if (check.brokenAt !== null) this.deps.logger?.error({entry: check.brokenAt, entries: check.entries}, "the FHIR interaction journal was altered: an entry's hash or link does not hold")
+      if (check.brokenAt !== null) {
+        throw new HealthError(HealthErrorCode.JOURNAL_BROKEN, `the FHIR interaction journal was altered: the hash or link of entry ${check.brokenAt} does not hold`, check)
+      }
+      const anchor = await this.deps.pins?.latest()
+      if (anchor !== undefined) await this.checkPin(anchor, check.entries)
       const last = await this.deps.vault.lastInteraction()
-      if (last === undefined) return
-      const entry = decodeEntry(last)
-      this.seq = entry.seq
-      this.prev = entry.id
+      if (last !== undefined) {
+        const entry = decodeEntry(last)
+        this.seq = entry.seq
+        this.prev = entry.id
+      }
+      // Entries written after the last anchor (or before a crash) are anchored now.
+      this.deps.pins?.start()
     })().catch((err: unknown) => {
-      // Not started after all (the vault was not open): the next call tries again.
+      // Not started after all (the vault was not open, or the journal fails its check): the next call tries again.
       this.started = undefined
+      if (err instanceof HealthError) this.deps.logger?.error({code: err.code, ...err.details}, err.message)
       throw err
     })
     return this.started
+  }
+
+  /** Throws JOURNAL_NOT_ANCHORED unless the journal (of `entries` entries, hash chain intact) holds the pinned entry. */
+  private async checkPin(pin: JournalPin, entries: number): Promise<void> {
+    const details = {anchored: pin.sequence, head: pin.head, entries}
+    if (entries < pin.sequence) {
+      throw new HealthError(
+        HealthErrorCode.JOURNAL_NOT_ANCHORED,
+        `the FHIR interaction journal has ${entries} entries, but the chain's anchor pins entry ${pin.sequence}: entries were removed`,
+        details,
+      )
+    }
+    const bytes = await this.deps.vault.interaction(pin.sequence)
+    const id = bytes === undefined ? undefined : decodeEntry(bytes).id
+    if (id !== pin.head) {
+      throw new HealthError(
+        HealthErrorCode.JOURNAL_NOT_ANCHORED,
+        `the FHIR interaction journal's entry ${pin.sequence} is not the one the chain's anchor pins (${pin.head}): the journal was rewritten`,
+        {...details, found: id ?? null},
+      )
+    }
+  }
+
+  /** Stops anchoring; the next use checks the journal again (the vault may have been closed and reopened). */
+  async stop(): Promise<void> {
+    this.started = undefined
+    await this.deps.pins?.stop()
+  }
+
+  /** The journal's newest entry as a pin (after start), or undefined while it is empty. */
+  tip(): JournalPin | undefined {
+    return this.seq === 0 ? undefined : {sequence: this.seq, head: this.prev}
   }
 
   /** Walks the whole journal (streamed): how many entries, and the sequence number of the first one whose hash or link does not hold. */
@@ -131,6 +206,7 @@ export class InteractionJournal {
       await this.deps.vault.putInteraction(entry.seq, entry.patient, Buffer.from(JSON.stringify(entry), "utf8"))
       this.seq = entry.seq
       this.prev = entry.id
+      this.deps.pins?.request()
       return entry
     })
     this.tail = run.catch(() => undefined)

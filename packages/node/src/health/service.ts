@@ -40,7 +40,8 @@ import {RequestVerifier} from "./request.js"
 import {HealthError, HealthErrorCode} from "./errors.js"
 import {accessEntryToFhir, exportBundle, exportContext} from "./export.js"
 import {NodeTxJournal} from "./journal.js"
-import {InteractionJournal} from "./interactions.js"
+import type {InteractionJournal} from "./interactions.js"
+import {anchoredJournal, type JournalAnchorOptions} from "./anchoring.js"
 import {checkPatientLink} from "./patients.js"
 import {NodeSigner} from "../keystore/signer.js"
 import {auditPage, wholeTrail} from "./audit.js"
@@ -51,7 +52,7 @@ import {consentCheck, consentList, purposeOf} from "./consents.js"
 export type {ReaderGrant} from "./reads.js"
 import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "./chain.js"
 
-export interface HealthServiceOptions {
+export interface HealthServiceOptions extends JournalAnchorOptions {
   /** This node's hospital id. */
   hospital: string
   /** Freshness window of signed requests (default 5 minutes). */
@@ -109,7 +110,7 @@ export class HealthService {
     this.verifier = new RequestVerifier({chainId: deps.chain.chainId, freshnessMs: options.requestFreshnessMs, now: this.now})
     const signer = deps.signer ?? new NodeSigner({chainId: deps.chain.chainId, key: deps.nodeKey, nextNonce: (account) => deps.submitter.nextNonce(account)})
     this.journal = new NodeTxJournal({submitter: deps.submitter, vault: deps.vault, signer, logger: deps.logger})
-    this.interactions = new InteractionJournal({vault: deps.vault, hospital: options.hospital, head: () => deps.chain.head(), now: this.now, logger: deps.logger})
+    this.interactions = anchoredJournal(options, {vault: deps.vault, chain: deps.chain, submitter: deps.submitter, txs: this.journal, now: this.now, logger: deps.logger})
     this.reads = new ReadPath(options.hospital, {
       chain: deps.chain,
       vault: deps.vault,
@@ -123,13 +124,15 @@ export class HealthService {
   }
 
   /**
-   * Starts the vault, drops anything the chain says was erased while this node was down, and
-   * submits again every access log journalled but not yet final (a crash right after a release).
+   * Starts the vault, checks the interaction journal against its hash chain and its anchor on chain
+   * (one that fails stops the service here), drops what the chain says was erased while this node was
+   * down, and submits again every access log journalled but not yet final (a crash right after a release).
    */
   async start(): Promise<void> {
     if (this.started) return
     await this.deps.vault.start()
     this.started = true
+    await this.interactions.start()
     for (const recordId of await this.deps.vault.recordIds()) {
       const record = await this.record(recordId)
       if (record?.erased === true) await this.deps.vault.erase(recordId)
@@ -141,6 +144,7 @@ export class HealthService {
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
+    await this.interactions.stop()
     await this.journal.drain()
     await this.deps.vault.stop()
   }

@@ -27,6 +27,7 @@ const PENDING_PREFIX = "pending:"
 /** interaction:<seq, 16 digits> holds an entry; interaction-p:<patient>:<seq> indexes it by patient. */
 const INTERACTION_PREFIX = "interaction:"
 const INTERACTION_BY_PATIENT = "interaction-p:"
+const interactionSeq = (seq: number): string => String(seq).padStart(16, "0")
 
 /** What the vault keeps for one record version: the salt and the canonical resource bytes. */
 export interface VaultEntry {
@@ -361,7 +362,7 @@ export class Vault {
 
   /** Persists (synced) one interaction entry and its patient index before the answer leaves. */
   async putInteraction(seq: number, patient: string | null, entry: Uint8Array): Promise<void> {
-    const key = String(seq).padStart(16, "0")
+    const key = interactionSeq(seq)
     const batch = this.open().db.batch().put(`${INTERACTION_PREFIX}${key}`, entry)
     if (patient !== null) batch.put(`${INTERACTION_BY_PATIENT}${patient}:${key}`, new Uint8Array())
     await batch.write({sync: true})
@@ -371,6 +372,11 @@ export class Vault {
   async lastInteraction(): Promise<Uint8Array | undefined> {
     for await (const value of this.open().db.values({gte: INTERACTION_PREFIX, lt: `${INTERACTION_PREFIX}\xff`, reverse: true, limit: 1})) return value
     return undefined
+  }
+
+  /** The interaction entry numbered `seq`, if there is one. */
+  async interaction(seq: number): Promise<Uint8Array | undefined> {
+    return this.open().db.get(`${INTERACTION_PREFIX}${interactionSeq(seq)}`)
   }
 
   /** Every interaction entry, oldest first, streamed. */
