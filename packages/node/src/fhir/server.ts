@@ -118,6 +118,8 @@ function apiError(err: unknown): FhirApiError | undefined {
     HEALTH_ERROR_BAD_PARAMS: [400, "invalid"],
     HEALTH_ERROR_WRONG_TX_TYPE: [400, "invalid"],
     HEALTH_ERROR_TX_REJECTED: [422, "business-rule"],
+    HEALTH_ERROR_JOURNAL_BROKEN: [503, "exception"],
+    HEALTH_ERROR_JOURNAL_NOT_ANCHORED: [503, "exception"],
     FHIR_ERROR_INVALID: [400, "invalid"],
     FHIR_ERROR_UNSUPPORTED_TYPE: [400, "not-supported"],
   }
