@@ -2,7 +2,11 @@ import {expect} from "chai"
 import {mkdtemp, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {PrivateKey, Purpose, TxType, getJournalAnchor, type Transaction} from "@careledger/core"
+import {PrivateKey, Purpose, TxType, getJournalAnchor, getNextNonce, type Transaction} from "@careledger/core"
+import {HealthPart, type HealthPartNode} from "../../src/health/part.js"
+import {NodeSigner} from "../../src/keystore/signer.js"
+import {HeadFeed, afterReady, joinNamespaces, toJsonRpcError} from "../../src/rpc/index.js"
+import {healthNamespaces} from "../../src/rpc/health.js"
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
 import {InteractionJournal, type InteractionEntry, type InteractionFacts} from "../../src/health/interactions.js"
@@ -116,7 +120,8 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
     expect(await getJournalAnchor(chain.state, "hosp-a")).to.include({head: two.id})
   })
 
-  it("refuses to start when the journal was rewritten consistently after an anchor finalized", async () => {
+  /** Three entries anchored on chain, then the journal rewritten by its operator into another consistent hash chain of three. */
+  async function anchorThenRewrite(): Promise<void> {
     const first = service()
     await first.start()
     await first.interactions.append(facts("Observation?patient=a"))
@@ -126,7 +131,6 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
     expect(await getJournalAnchor(chain.state, "hosp-a")).to.include({sequence: 3, head: three.id})
     await stop(first)
 
-    // The operator rewrites the whole journal into another consistent hash chain of three entries.
     const vault = new Vault({datadir: join(dir, "a")})
     await vault.start()
     const forged = await forgedJournal(join(dir, "forged"), ["Observation?patient=x", "Observation?patient=y", "Observation?patient=z"])
@@ -134,7 +138,10 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
     const bare = new InteractionJournal({vault, hospital: "hosp-a", head: () => ({height: 1, timestamp: 0}), now: () => 1_000})
     expect(await bare.verify()).to.deep.equal({entries: 3, brokenAt: null})
     await vault.stop()
+  }
 
+  it("refuses to start when the journal was rewritten consistently after an anchor finalized", async () => {
+    await anchorThenRewrite()
     const again = service()
     const err = await failure(again.start())
     expect(err.code).to.equal(HealthErrorCode.JOURNAL_NOT_ANCHORED)
@@ -143,6 +150,37 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
     const before = anchorTxs().length
     await failure(again.interactions.append(facts("Observation?patient=w")))
     expect(anchorTxs()).to.have.length(before)
+  })
+
+  it("stops the node's health part: its RPC calls fail with the journal's code, as -32016", async () => {
+    await anchorThenRewrite()
+    const node: HealthPartNode = {
+      chainId: chain.genesis.chainId,
+      key: keyA,
+      store: {
+        state: () => chain.state,
+        head: () => ({height: chain.blocks.length, header: {timestamp: chain.clock}}),
+        getBlock: async (height) => chain.blocks[height - 1],
+        getTxLocation: async () => undefined,
+      },
+      feed: new HeadFeed(),
+      knownHospitals: [{id: "hosp-a", key: keyA.id}],
+      network: {requestRecord: async () => new Uint8Array()},
+      signer: new NodeSigner({chainId: chain.genesis.chainId, key: keyA, nextNonce: (account) => getNextNonce(chain.state, account)}),
+      submitTx: async (tx) => tx.hashHex(),
+      nextNonce: (account) => getNextNonce(chain.state, account),
+      signal: new AbortController().signal,
+    }
+    const part = new HealthPart({dataDir: join(dir, "a")}, {})
+    try {
+      const methods = joinNamespaces(...healthNamespaces(part.attach(node)).map((ns) => afterReady(ns, () => part.ready())))
+      let thrown: unknown
+      await methods.get("trial_verify")!.invoke({trialId: "NCT-1"}, {permission: "admin", clientAddress: "test"}).catch((err: unknown) => (thrown = err))
+      expect((thrown as {code?: string}).code).to.equal(HealthErrorCode.JOURNAL_NOT_ANCHORED)
+      expect(toJsonRpcError(thrown).code).to.equal(-32016)
+    } finally {
+      await part.stop()
+    }
   })
 
   it("refuses a journal cut short below its anchor, and one whose hash chain is broken", async () => {
