@@ -5,6 +5,7 @@ import {join} from "node:path"
 import {PrivateKey, Purpose, TxType, getJournalAnchor, getNextNonce, type Transaction} from "@careledger/core"
 import {HealthPart, type HealthPartNode} from "../../src/health/part.js"
 import {NodeSigner} from "../../src/keystore/signer.js"
+import {FhirServer} from "../../src/fhir/index.js"
 import {HeadFeed, afterReady, joinNamespaces, toJsonRpcError} from "../../src/rpc/index.js"
 import {healthNamespaces} from "../../src/rpc/health.js"
 import {HealthService} from "../../src/health/service.js"
@@ -152,7 +153,7 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
     expect(anchorTxs()).to.have.length(before)
   })
 
-  it("stops the node's health part: its RPC calls fail with the journal's code, as -32016", async () => {
+  it("stops the node's health part: its RPC calls fail with the journal's code (-32016), its FHIR endpoint with 503", async () => {
     await anchorThenRewrite()
     const node: HealthPartNode = {
       chainId: chain.genesis.chainId,
@@ -178,6 +179,20 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
       await methods.get("trial_verify")!.invoke({trialId: "NCT-1"}, {permission: "admin", clientAddress: "test"}).catch((err: unknown) => (thrown = err))
       expect((thrown as {code?: string}).code).to.equal(HealthErrorCode.JOURNAL_NOT_ANCHORED)
       expect(toJsonRpcError(thrown).code).to.equal(-32016)
+
+      // The FHIR endpoint answers 503 with an OperationOutcome naming the code.
+      const fhir = new FhirServer({port: 0}, part.fhirDeps())
+      await fhir.start()
+      try {
+        const res = await fetch(`${fhir.url}/metadata`)
+        expect(res.status).to.equal(503)
+        const outcome = (await res.json()) as {resourceType: string; issue: {code: string; diagnostics?: string}[]}
+        expect(outcome.resourceType).to.equal("OperationOutcome")
+        expect(outcome.issue[0]!.code).to.equal("exception")
+        expect(JSON.stringify(outcome)).to.match(/entry 3 /)
+      } finally {
+        await fhir.stop()
+      }
     } finally {
       await part.stop()
     }
