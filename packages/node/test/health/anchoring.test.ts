@@ -2,18 +2,17 @@ import {expect} from "chai"
 import {mkdtemp, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {PrivateKey, Purpose, TxType, getJournalAnchor, getNextNonce, type Transaction} from "@careledger/core"
-import {HealthPart, type HealthPartNode} from "../../src/health/part.js"
-import {NodeSigner} from "../../src/keystore/signer.js"
+import {PrivateKey, Purpose, TxType, getJournalAnchor, type Transaction} from "@careledger/core"
+import {HealthPart} from "../../src/health/part.js"
 import {FhirServer} from "../../src/fhir/index.js"
-import {HeadFeed, afterReady, joinNamespaces, toJsonRpcError} from "../../src/rpc/index.js"
+import {afterReady, joinNamespaces, toJsonRpcError} from "../../src/rpc/index.js"
 import {healthNamespaces} from "../../src/rpc/health.js"
 import {HealthService} from "../../src/health/service.js"
 import {Vault} from "../../src/health/vault.js"
 import {InteractionJournal, type InteractionEntry, type InteractionFacts} from "../../src/health/interactions.js"
 
 import {HealthErrorCode} from "../../src/health/errors.js"
-import {LocalChain, makeGenesis} from "./harness.js"
+import {LocalChain, makeGenesis, partNode} from "./harness.js"
 
 const facts = (query: string): InteractionFacts => ({
   kind: "search",
@@ -155,23 +154,7 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
 
   it("stops the node's health part: its RPC calls fail with the journal's code (-32016), its FHIR endpoint with 503", async () => {
     await anchorThenRewrite()
-    const node: HealthPartNode = {
-      chainId: chain.genesis.chainId,
-      key: keyA,
-      store: {
-        state: () => chain.state,
-        head: () => ({height: chain.blocks.length, header: {timestamp: chain.clock}}),
-        getBlock: async (height) => chain.blocks[height - 1],
-        getTxLocation: async () => undefined,
-      },
-      feed: new HeadFeed(),
-      knownHospitals: [{id: "hosp-a", key: keyA.id}],
-      network: {requestRecord: async () => new Uint8Array()},
-      signer: new NodeSigner({chainId: chain.genesis.chainId, key: keyA, nextNonce: (account) => getNextNonce(chain.state, account)}),
-      submitTx: async (tx) => tx.hashHex(),
-      nextNonce: (account) => getNextNonce(chain.state, account),
-      signal: new AbortController().signal,
-    }
+    const node = partNode(chain, keyA, [{id: "hosp-a", key: keyA.id}])
     const part = new HealthPart({dataDir: join(dir, "a")}, {})
     try {
       const methods = joinNamespaces(...healthNamespaces(part.attach(node)).map((ns) => afterReady(ns, () => part.ready())))

@@ -23,6 +23,9 @@ import {
 } from "@careledger/core"
 import type {FinalizedChain, RecordExchangeClient, TxSubmitter} from "../../src/health/chain.js"
 import type {HealthService} from "../../src/health/service.js"
+import type {HealthPartNode} from "../../src/health/part.js"
+import {NodeSigner} from "../../src/keystore/signer.js"
+import {HeadFeed} from "../../src/rpc/index.js"
 
 export class LocalChain {
   readonly state = new MemoryState()
@@ -134,5 +137,30 @@ export class DirectExchange implements RecordExchangeClient {
     if (service === undefined) throw new Error(`no route to ${hospital}`)
     const answer = await service.handleExchange(bytes, this.from)
     return this.rewrite === undefined ? answer : this.rewrite(answer)
+  }
+}
+
+/**
+ * What the health part sees of a node, over a one-process chain: `key`'s node among `hospitals`.
+ * Nothing it submits becomes final and no other hospital answers unless `over` says otherwise.
+ */
+export function partNode(chain: LocalChain, key: PrivateKey, hospitals: {id: string; key: string}[], over: Partial<HealthPartNode> = {}): HealthPartNode {
+  return {
+    chainId: chain.genesis.chainId,
+    key,
+    store: {
+      state: () => chain.state,
+      head: () => ({height: chain.blocks.length, header: {timestamp: chain.clock}}),
+      getBlock: async (height) => chain.blocks[height - 1],
+      getTxLocation: async () => undefined,
+    },
+    feed: new HeadFeed(),
+    knownHospitals: hospitals,
+    network: {requestRecord: async () => new Uint8Array()},
+    signer: new NodeSigner({chainId: chain.genesis.chainId, key, nextNonce: (account) => getNextNonce(chain.state, account)}),
+    submitTx: async (tx) => tx.hashHex(),
+    nextNonce: (account) => getNextNonce(chain.state, account),
+    signal: new AbortController().signal,
+    ...over,
   }
 }

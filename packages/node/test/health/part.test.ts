@@ -6,12 +6,11 @@ import {expect} from "chai"
 import {mkdtemp, rm} from "node:fs/promises"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
-import {PrivateKey, Purpose, Role, TxType, getNextNonce, readRequestToJson, sha256, signReadRequest, utf8, type CareLedgerError} from "@careledger/core"
-import {HealthPart, type HealthPartNode} from "../../src/health/part.js"
-import {NodeSigner} from "../../src/keystore/signer.js"
-import {HeadFeed, afterReady, joinNamespaces} from "../../src/rpc/index.js"
+import {PrivateKey, Purpose, Role, TxType, readRequestToJson, sha256, signReadRequest, utf8, type CareLedgerError} from "@careledger/core"
+import {HealthPart} from "../../src/health/part.js"
+import {afterReady, joinNamespaces} from "../../src/rpc/index.js"
 import {healthNamespaces} from "../../src/rpc/health.js"
-import {LocalChain, makeGenesis} from "./harness.js"
+import {LocalChain, makeGenesis, partNode} from "./harness.js"
 
 describe("health/part (inside a stopping node)", function () {
   this.timeout(60_000)
@@ -32,21 +31,8 @@ describe("health/part (inside a stopping node)", function () {
     requestSignals = []
     let onRequest = (): void => undefined
     requested = new Promise((resolve) => (onRequest = resolve))
-    const node: HealthPartNode = {
-      chainId: chain.genesis.chainId,
-      key: keyA,
-      store: {
-        state: () => chain.state,
-        head: () => ({height: chain.blocks.length, header: {timestamp: chain.clock}}),
-        getBlock: async (height) => chain.blocks[height - 1],
-        // Nothing this node submits becomes final: its calls wait until the node stops.
-        getTxLocation: async () => undefined,
-      },
-      feed: new HeadFeed(),
-      knownHospitals: [
-        {id: "hosp-a", key: keyA.id},
-        {id: "hosp-b", key: keyB.id},
-      ],
+    // Nothing this node submits becomes final: its calls wait until the node stops.
+    const node = partNode(chain, keyA, [{id: "hosp-a", key: keyA.id}, {id: "hosp-b", key: keyB.id}], {
       // The other hospital never answers: only the signal ends the request.
       network: {
         requestRecord: (_peerId, _request, signal) =>
@@ -56,11 +42,8 @@ describe("health/part (inside a stopping node)", function () {
             signal!.addEventListener("abort", () => reject(new Error("aborted")), {once: true})
           }),
       },
-      signer: new NodeSigner({chainId: chain.genesis.chainId, key: keyA, nextNonce: (account) => getNextNonce(chain.state, account)}),
-      submitTx: async (tx) => tx.hashHex(),
-      nextNonce: (account) => getNextNonce(chain.state, account),
       signal: abort.signal,
-    }
+    })
     // Ten minutes: a wait that ignored the signal would outlast the test.
     part = new HealthPart({dataDir: dir, finalityTimeoutMs: 10 * 60_000}, {})
     const methods = joinNamespaces(...healthNamespaces(part.attach(node)).map((ns) => afterReady(ns, () => part.ready())))
