@@ -24,6 +24,8 @@ export interface JournalAnchorDeps {
   hospital: string
   /** The journal's newest entry. */
   tip: () => JournalPin | undefined
+  /** Holds the running journal to a finalized anchor (throws, and the journal fails, when it does not hold the pinned entry). */
+  hold: (pin: JournalPin) => Promise<void>
   /** The node key's transactions (its one signer). */
   txs: NodeTxJournal
   waitFinal: TxSubmitter["waitFinal"]
@@ -40,6 +42,7 @@ export function anchoredJournal(
     chain: deps.chain,
     hospital: options.hospital,
     tip: () => journal.tip(),
+    hold: (pin) => journal.hold(pin),
     txs: deps.txs,
     waitFinal: (hash, timeoutMs) => deps.submitter.waitFinal(hash, timeoutMs),
     now: deps.now,
@@ -64,6 +67,8 @@ export class JournalAnchorer implements JournalPins {
   /** A request came while a step was running: run one more after it. */
   private again = false
   private lastSubmitAt = Number.NEGATIVE_INFINITY
+  /** Sequence of the finalized anchor the running journal was last held to. */
+  private held = 0
   private stopped = true
 
   constructor(
@@ -113,7 +118,13 @@ export class JournalAnchorer implements JournalPins {
   private async step(): Promise<void> {
     const tip = this.deps.tip()
     if (tip === undefined) return
-    const anchored = (await this.latest())?.sequence ?? 0
+    const latest = await this.latest()
+    // An anchor that became final since the last look (this node's, or one in flight when it stopped) is checked first.
+    if (latest !== undefined && latest.sequence !== this.held) {
+      await this.deps.hold(latest)
+      this.held = latest.sequence
+    }
+    const anchored = latest?.sequence ?? 0
     if (tip.sequence <= anchored) return
     this.lastSubmitAt = this.deps.now()
     let hash: string

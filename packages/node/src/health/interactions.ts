@@ -101,6 +101,8 @@ export class InteractionJournal {
   /** Appends run one at a time, so sequence numbers and hash links never fork. */
   private tail: Promise<unknown> = Promise.resolve()
   private started: Promise<void> | undefined
+  /** Set when the journal no longer holds an entry its finalized anchor pins (found while running): every use fails with it. */
+  private failure: HealthError | undefined
 
   constructor(
     private readonly deps: {
@@ -120,6 +122,7 @@ export class InteractionJournal {
    * fails the check throws HealthError JOURNAL_BROKEN or JOURNAL_NOT_ANCHORED, at every call.
    */
   start(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure)
     this.started ??= (async () => {
       const check = await this.verify()
       if (check.brokenAt !== null) {
@@ -142,6 +145,23 @@ export class InteractionJournal {
       throw err
     })
     return this.started
+  }
+
+  /**
+   * Checks the running journal against an anchor that became final after its start (the node
+   * anchors it, or it was in flight when the node stopped): if it does not hold the pinned entry, the
+   * journal fails from then on, as it would at its next start.
+   */
+  async hold(pin: JournalPin): Promise<void> {
+    try {
+      await this.checkPin(pin, this.seq)
+    } catch (err) {
+      if (err instanceof HealthError) {
+        this.failure = err
+        this.deps.logger?.error({code: err.code, ...err.details}, err.message)
+      }
+      throw err
+    }
   }
 
   /** Throws JOURNAL_NOT_ANCHORED unless the journal (of `entries` entries, hash chain intact) holds the pinned entry. */

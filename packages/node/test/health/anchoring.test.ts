@@ -78,11 +78,17 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
     await rm(dir, {recursive: true, force: true})
   })
 
+  const vaults = new Map<HealthService, Vault>()
+
   function service(): HealthService {
-    const s = new HealthService({hospital: "hosp-a", anchorIntervalMs: 10}, {...chain.deps(), vault: new Vault({datadir: join(dir, "a")}), nodeKey: keyA})
+    const vault = new Vault({datadir: join(dir, "a")})
+    const s = new HealthService({hospital: "hosp-a", anchorIntervalMs: 10}, {...chain.deps(), vault, nodeKey: keyA})
     services.push(s)
+    vaults.set(s, vault)
     return s
   }
+
+  const vault = (s: HealthService): Vault => vaults.get(s)!
 
   async function stop(s: HealthService): Promise<void> {
     await s.stop()
@@ -179,6 +185,30 @@ describe("health/anchoring: the node pins its interaction journal on chain and h
     } finally {
       await part.stop()
     }
+  })
+
+  it("fails a running journal once it no longer holds the entry its finalized anchor pins", async () => {
+    const s = service()
+    await s.start()
+    await s.interactions.append(facts("Observation?patient=a"))
+    await s.interactions.append(facts("Observation?patient=b"))
+    await until(async () => (await anchoredAt()) === 2)
+    // While the node runs, its operator rewrites both entries into another consistent chain.
+    const forged = await forgedJournal(join(dir, "forged"), ["Observation?patient=x", "Observation?patient=y"])
+    for (const entry of forged) await vault(s).putInteraction(entry.seq, entry.patient, Buffer.from(JSON.stringify(entry), "utf8"))
+    // The next append asks for an anchor, which first holds the journal to the one on chain.
+    await s.interactions.append(facts("Observation?patient=c"))
+    let err: {code: string} | undefined
+    await until(async () => {
+      err = await s.interactions.of("a".repeat(64)).then(
+        () => undefined,
+        (e: {code: string}) => e,
+      )
+      return err !== undefined
+    })
+    expect(err!.code).to.equal(HealthErrorCode.JOURNAL_NOT_ANCHORED)
+    expect((await failure(s.interactions.append(facts("Observation?patient=d")))).code).to.equal(HealthErrorCode.JOURNAL_NOT_ANCHORED)
+    expect(await anchoredAt()).to.equal(2)
   })
 
   it("refuses a journal cut short below its anchor, and one whose hash chain is broken", async () => {
