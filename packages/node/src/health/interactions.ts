@@ -101,7 +101,7 @@ export class InteractionJournal {
   /** Appends run one at a time, so sequence numbers and hash links never fork. */
   private tail: Promise<unknown> = Promise.resolve()
   private started: Promise<void> | undefined
-  /** Set when the journal no longer holds an entry its finalized anchor pins (found while running): every use fails with it. */
+  /** Set when the journal failed its check (at start, or against an anchor final since): every use fails with it until stop. */
   private failure: HealthError | undefined
 
   constructor(
@@ -139,9 +139,10 @@ export class InteractionJournal {
       // Entries written after the last anchor (or before a crash) are anchored now.
       this.deps.pins?.start()
     })().catch((err: unknown) => {
-      // Not started after all (the vault was not open, or the journal fails its check): the next call tries again.
       this.started = undefined
-      if (err instanceof HealthError) this.deps.logger?.error({code: err.code, ...err.details}, err.message)
+      // A journal that fails its check keeps failing without walking it again at every call; a vault
+      // that was not open is tried again by the next call.
+      if (err instanceof HealthError) this.fail(err)
       throw err
     })
     return this.started
@@ -156,12 +157,14 @@ export class InteractionJournal {
     try {
       await this.checkPin(pin, this.seq)
     } catch (err) {
-      if (err instanceof HealthError) {
-        this.failure = err
-        this.deps.logger?.error({code: err.code, ...err.details}, err.message)
-      }
+      if (err instanceof HealthError) this.fail(err)
       throw err
     }
+  }
+
+  private fail(err: HealthError): void {
+    this.failure = err
+    this.deps.logger?.error({code: err.code, ...err.details}, err.message)
   }
 
   /** Throws JOURNAL_NOT_ANCHORED unless the journal (of `entries` entries, hash chain intact) holds the pinned entry. */
@@ -188,6 +191,7 @@ export class InteractionJournal {
   /** Stops anchoring; the next use checks the journal again (the vault may have been closed and reopened). */
   async stop(): Promise<void> {
     this.started = undefined
+    this.failure = undefined
     await this.deps.pins?.stop()
   }
 
