@@ -5,7 +5,8 @@
  * here is checked on both sides by the compiler, as Lodestar's api package does for its routes.
  */
 import {PURPOSES} from "../tx/types.js"
-import {RECORD_ID_PATTERN} from "../tx/payload.js"
+import {HOSPITAL_ID_PATTERN, MAX_HOSPITAL_ID_LENGTH, RECORD_ID_PATTERN} from "../tx/payload.js"
+import type {JournalAnchorRecord} from "../state/records.js"
 import type {AuditRequestJson, ReadRequestJson} from "../request/index.js"
 import {p, params, type ParamsParser} from "./params.js"
 import type {
@@ -98,6 +99,10 @@ export const coreRoutes = {
     summary: "the nonce the account's next transaction must carry (counting its pending ones)",
   }).returns<{account: string; nonce: number}>(),
   chain_hospitals: route(noParams(), {permission: "read", summary: "member hospitals with their node keys and whether they validate"}).returns<HospitalInfo[]>(),
+  chain_journalAnchor: route(params({hospital: p.string({min: 1, max: MAX_HOSPITAL_ID_LENGTH, pattern: HOSPITAL_ID_PATTERN})}), {
+    permission: "read",
+    summary: "a hospital's latest finalized audit.anchor of its FHIR interaction journal (null when it has none)",
+  }).returns<JournalAnchorRecord | null>(),
   tx_send: route(params({tx: p.hex({maxBytes: MAX_TX_HEX_BYTES})}), {
     permission: "submit",
     summary: "submit a signed transaction (hex of its canonical bytes); answers its hash once it is pending",

@@ -5,6 +5,7 @@ import {
   coreRoutes,
   fromHex,
   headerToJson,
+  getJournalAnchor,
   listHospitals,
   merklePathToJson,
   merkleProof,
@@ -116,6 +117,7 @@ export function chainMethods(node: ChainRpcDeps): RpcNamespace {
       }
     }),
     chain_getNonce: serve(coreRoutes.chain_getNonce, async ({account}) => ({account, nonce: await node.nextNonce(account)})),
+    chain_journalAnchor: serve(coreRoutes.chain_journalAnchor, async ({hospital}) => (await getJournalAnchor(node.store.state(), hospital)) ?? null),
     chain_hospitals: serve(coreRoutes.chain_hospitals, async () =>
       (await listHospitals(node.store.state())).map((h) => ({
         hospital: h.id,

@@ -4,7 +4,7 @@ import {mkdtempSync, rmSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {CareLedgerClient, RpcError, RpcErrorCodes} from "@careledger/client"
-import {coreRoutes} from "@careledger/core"
+import {Transaction, TxType, coreRoutes, sha256, toHex, utf8} from "@careledger/core"
 import {defaultConfig} from "../../src/config/index.js"
 import {buildGenesis, writeGenesisFile} from "../../src/genesis/index.js"
 import {loadOrCreateNodeKey} from "../../src/keystore/index.js"
@@ -91,6 +91,19 @@ describe("rpc of an in-process node", function () {
     // The typed client call takes the route's params and returns its result.
     const nonce = await client.call("chain_getNonce", {account: node.key.id})
     expect(nonce).to.deep.equal({account: node.key.id, nonce: 0})
+  })
+
+  it("chain_journalAnchor: null until the hospital anchors its interaction journal, then its latest finalized anchor", async () => {
+    expect(await client.call("chain_journalAnchor", {hospital: "hosp-a"})).to.equal(null)
+    const bad = (await client.request("chain_journalAnchor", {hospital: "Hosp A"}).catch((err: unknown) => err)) as RpcError
+    expect(bad.code).to.equal(RpcErrorCodes.INVALID_PARAMS)
+    const head = sha256(utf8("journal entry 4"))
+    const nonce = (await client.call("chain_getNonce", {account: node.key.id})).nonce
+    const tx = Transaction.sign({chainId: "rpc-inproc", type: TxType.AuditAnchor, nonce, payload: {sequence: 4, head}}, node.key)
+    await client.call("tx_send", {tx: toHex(tx.serialize())})
+    await client.call("chain_waitForTx", {hash: tx.hashHex()})
+    const anchor = await client.call("chain_journalAnchor", {hospital: "hosp-a"})
+    expect(anchor).to.include({hospital: "hosp-a", sequence: 4, head: toHex(head), txHash: tx.hashHex()})
   })
 
   it("records each method's latency in careledger_rpc_request_duration_seconds", async () => {
