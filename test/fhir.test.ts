@@ -210,6 +210,13 @@ describe("FHIR endpoint across hospitals (3 nodes, multi-process, fhir-kit-clien
     const consents = checked((await self.search({resourceType: "Consent", searchParams: {patient: patient.id}})) as FhirResource)
     expect(consents.total).to.equal(2)
 
+    // A's node pins its journal on chain with its node key; the restart below is checked against that anchor.
+    const anchor = await eventually(async () => (await rpcA.call("chain_journalAnchor", {hospital: plan.nodes[0]!.hospital})) ?? undefined, "A's journal anchored on chain")
+    expect(anchor.sequence).to.be.at.least(2)
+    const anchorTx = (await rpcA.getTx(anchor.txHash))?.tx
+    expect(anchorTx?.type).to.equal("audit.anchor")
+    expect(anchorTx?.sender).to.equal(readKeyFile(join(plan.nodes[0]!.dataDir, "node.key")).id)
+
     // Searches and exports are journalled before they are answered: A killed with SIGKILL right
     // after still shows them when it is back.
     await cluster.kill(0)
