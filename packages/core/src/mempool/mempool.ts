@@ -8,6 +8,7 @@ import {TxError} from "../tx/errors.js"
 import {validateTx} from "../tx/validation.js"
 import {MempoolError, MempoolErrorCode} from "./errors.js"
 import {resolveMempoolOptions, type MempoolOptions} from "./options.js"
+import {YIELD_EVERY, yieldToEventLoop} from "../eventLoop.js"
 
 export interface MempoolDependencies {
   /** The chain the pool serves; a tx for another chain is INVALID_TX. */
@@ -229,12 +230,14 @@ export class Mempool {
         included++
       }
       const dropped: CommitResult["dropped"] = []
+      let checked = 0
       for (const queue of [...this.senders.values()]) {
         queue.stateNonce = await this.deps.nonceOf(reader, queue.sender)
         this.refresh(queue)
         let expected = queue.stateNonce
         for (const nonce of [...queue.txs.keys()].sort((a, b) => a - b)) {
           const entry = queue.txs.get(nonce)!
+          if (++checked % YIELD_EVERY === 0) await yieldToEventLoop()
           const reason = await this.recheck(entry, expected, queue.stateNonce)
           if (reason !== undefined) {
             this.remove(entry)

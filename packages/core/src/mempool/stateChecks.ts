@@ -10,6 +10,7 @@ import {StateOverlay} from "../state/overlay.js"
 import {loadNonce} from "../state/repository.js"
 import type {ExecutionContext, StateReader} from "../state/types.js"
 import type {MempoolDependencies} from "./mempool.js"
+import {YIELD_EVERY, yieldToEventLoop} from "../eventLoop.js"
 
 export interface StateCheckClock {
   /** Height the next block will have (head + 1). */
@@ -53,7 +54,8 @@ export async function selectExecutable(
   const txs: Transaction[] = []
   const skipped: BlockSelection["skipped"] = []
   const blockedSenders = new Set<string>()
-  for (const tx of candidates) {
+  for (const [i, tx] of candidates.entries()) {
+    if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop()
     const sender = tx.senderId
     if (blockedSenders.has(sender)) {
       skipped.push({hash: tx.hashHex(), reason: TxErrorCode.NONCE_GAP})

@@ -9,6 +9,7 @@ import type {BlockExecution, ExecutionContext, StateReader, StateWrites} from ".
 import {StateOverlay, compareKeys} from "./overlay.js"
 import {prepareTx} from "./check.js"
 import {loadValidatorSet, validatorKeys} from "./repository.js"
+import {YIELD_EVERY, yieldToEventLoop} from "../eventLoop.js"
 
 const STATE_ROOT_DOMAIN = utf8("careledger/state/v1\n")
 
@@ -53,6 +54,7 @@ export async function executeBlock(
   const overlay = new StateOverlay(reader)
   const seen = new Set<string>()
   for (let index = 0; index < txs.length; index++) {
+    if (index > 0 && index % YIELD_EVERY === 0) await yieldToEventLoop()
     const tx = txs[index]!
     const hash = tx.hashHex()
     if (seen.has(hash)) throw new BlockError(BlockErrorCode.DUPLICATE_TX, `tx ${index} (${hash}) appears twice in the block`, {index, hash})

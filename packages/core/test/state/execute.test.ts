@@ -180,6 +180,22 @@ describe("state/execute: overlay", function () {
   })
 })
 
+describe("state/execute: other work is not held up by a long block", function () {
+  it("lets the event loop turn while it executes a block of 200 transactions over state that answers at once", async function () {
+    const chain = new TestChain()
+    const hospital = keyOf("hosp-a")
+    const txs = []
+    for (let nonce = 0; nonce < 200; nonce++) {
+      txs.push(await chain.sign(hospital, TxType.IdentityRegister, {key: keyOf(`patient-${nonce}`).publicKey, role: Role.Patient}, nonce))
+    }
+    let turned = false
+    setImmediate(() => (turned = true))
+    let turnedBeforeTheEnd: boolean | undefined
+    await executeBlock(chain.state, chain.context(), txs).then(() => (turnedBeforeTheEnd = turned))
+    expect(turnedBeforeTheEnd).to.equal(true)
+  })
+})
+
 describe("state/repository: decoded values", function () {
   it("decodes a stored value once while its bytes stay the same, shares it frozen, and decodes a new write afresh", async function () {
     const state = new MemoryState()
