@@ -100,12 +100,7 @@ export class ChainStore {
     this.meta = new Repository(db, Bucket.meta, metaKeyCodec, bytesCodec)
     this.validatorHistory = new Repository(db, Bucket.validatorHistory, heightCodec, validatorListCodec)
     this.consensus = new Repository(db, Bucket.consensus, stringCodec, bytesCodec)
-    // State reads are synchronous: one that sees a block's batch before commitBlock has updated the
-    // cache reads what the cache is about to hold. Readers of the chain (blocks, the tx index) keep
-    // the asynchronous read, whose answer arrives only after the commit that wrote it has moved the
-    // head and queued the mempool's pruning: a client never sees a tx final that is still pending.
-    const stateRepo = this.stateRepo
-    this.stateReader = new CommittedState({get: (key) => stateRepo.getSync(key), entries: (range) => stateRepo.entries(range)}, stateCacheEntries)
+    this.stateReader = new CommittedState(this.stateRepo, stateCacheEntries)
   }
 
   /**
@@ -437,10 +432,7 @@ const RECENT_BLOCKS = 8
 const RECENT_WRITE_SETS = 8
 
 /** Where committed state lives (the store's state repository). */
-export interface StateSource {
-  get(key: string): Promise<Uint8Array | undefined> | Uint8Array | undefined
-  entries: Repository<string, Uint8Array>["entries"]
-}
+export type StateSource = Pick<Repository<string, Uint8Array>, "get" | "entries">
 
 /**
  * Committed state from LevelDB, with a bounded cache in front. The store is the only writer of

@@ -78,18 +78,6 @@ export class Database {
     return value === undefined ? undefined : new Uint8Array(value)
   }
 
-  /**
-   * Reads a key at once, on this thread: answered from LevelDB's memtable and caches in about a
-   * microsecond, where `get` costs a thread-pool round trip of tens of microseconds of CPU. It
-   * also sees a batch the moment LevelDB has applied it, before the writer's `batch` call has
-   * returned, so it suits only readers that tolerate that (the chain store's state reads).
-   */
-  getSync(bucket: Bucket, key: Uint8Array): Uint8Array | undefined {
-    this.assertOpen()
-    const value = this.level.getSync(bucketKey(bucket, key))
-    return value === undefined ? undefined : new Uint8Array(value)
-  }
-
   /** Writes all operations atomically; with `sync` it returns only once they are on disk. */
   async batch(operations: readonly DbOperation[], options: {sync: boolean}): Promise<void> {
     this.assertOpen()

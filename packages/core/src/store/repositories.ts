@@ -25,12 +25,6 @@ export class Repository<K, V> {
     return bytes === undefined ? undefined : this.decodeValue(bytes, key)
   }
 
-  /** `get` on this thread (see Database.getSync for what it sees). */
-  getSync(key: K): V | undefined {
-    const bytes = this.db.getSync(this.bucket, this.keyCodec.encode(key))
-    return bytes === undefined ? undefined : this.decodeValue(bytes, key)
-  }
-
   putOp(key: K, value: V): DbOperation {
     return {type: "put", bucket: this.bucket, key: this.keyCodec.encode(key), value: this.valueCodec.encode(value)}
   }
