@@ -7,6 +7,7 @@ import {identify} from "@libp2p/identify"
 import {privateKeyFromProtobuf} from "@libp2p/crypto/keys"
 import {byteStream} from "@libp2p/utils"
 import {PrivateKey} from "@careledger/core"
+import type {NetworkOptions} from "../src/index.js"
 import {buildChain, createNode, sleep, stopAll, waitFor, type TestNode} from "./helpers.js"
 
 const PING_PROTOCOL = "/ipfs/ping/1.0.0"
@@ -59,44 +60,33 @@ describe("PeerDialer: connection upkeep", function () {
     raw = []
   })
 
-  it("keeps a member that answers pings slowly connected, and reports its round trip", async () => {
-    const [ourKey, slowKey] = [PrivateKey.generate(), PrivateKey.generate()]
-    const slow = await slowPingPeer(slowKey, 2500)
-    raw.push(slow)
-    // Pings every 300 ms, each answered after 2.5 s: a ping is nearly always in flight.
-    const a = createNode({
-      key: ourKey,
-      members: [ourKey, slowKey],
-      chain,
-      options: {pingIntervalMs: 300, requestTimeoutMs: 5000, bootstrap: [slow.getMultiaddrs()[0]!.toString()]},
-    })
-    nodes.push(a)
-    const disconnects: string[] = []
-    a.host.on("peer:disconnected", ({peerId}) => disconnects.push(peerId))
-    await a.host.start()
-    await waitFor(() => a.host.connectedPeers().includes(slowKey.peerId), "the connection to the slow peer")
-    // Long enough for several of our pings and for two rounds of any periodic check libp2p runs (10 s apart).
-    await sleep(21_000)
-    expect(disconnects, "disconnections of the slow peer").to.deep.equal([])
-    expect(a.host.connectedPeers()).to.include(slowKey.peerId)
-    expect(a.host.peers().find((p) => p.peerId === slowKey.peerId)?.latencyMs).to.be.at.least(2500)
-  })
-
-  it("closes a connection whose peer stops answering pings, and dials it again", async () => {
-    const [ourKey, deafKey] = [PrivateKey.generate(), PrivateKey.generate()]
-    const deaf = await slowPingPeer(deafKey, "never")
-    raw.push(deaf)
-    const a = createNode({
-      key: ourKey,
-      members: [ourKey, deafKey],
-      chain,
-      options: {pingIntervalMs: 500, requestTimeoutMs: 2000, bootstrap: [deaf.getMultiaddrs()[0]!.toString()]},
-    })
+  /** Our host with one member, a raw peer answering pings after `delayMs` (or never); its connection events in order. */
+  async function facing(delayMs: number | "never", options: Partial<NetworkOptions>): Promise<{a: TestNode; peerKey: PrivateKey; events: string[]}> {
+    const [ourKey, peerKey] = [PrivateKey.generate(), PrivateKey.generate()]
+    const peer = await slowPingPeer(peerKey, delayMs)
+    raw.push(peer)
+    const a = createNode({key: ourKey, members: [ourKey, peerKey], chain, options: {...options, bootstrap: [peer.getMultiaddrs()[0]!.toString()]}})
     nodes.push(a)
     const events: string[] = []
     a.host.on("peer:connected", () => events.push("connected"))
     a.host.on("peer:disconnected", () => events.push("disconnected"))
     await a.host.start()
+    return {a, peerKey, events}
+  }
+
+  it("keeps a member that answers pings slowly connected, and reports its round trip", async () => {
+    // Pings every 300 ms, each answered after 2.5 s: a ping is nearly always in flight.
+    const {a, peerKey, events} = await facing(2500, {pingIntervalMs: 300, requestTimeoutMs: 5000})
+    await waitFor(() => a.host.connectedPeers().includes(peerKey.peerId), "the connection to the slow peer")
+    // Long enough for several of our pings and for two rounds of any periodic check libp2p runs (10 s apart).
+    await sleep(21_000)
+    expect(events, "connection events").to.deep.equal(["connected"])
+    expect(a.host.connectedPeers()).to.include(peerKey.peerId)
+    expect(a.host.peers().find((p) => p.peerId === peerKey.peerId)?.latencyMs).to.be.at.least(2500)
+  })
+
+  it("closes a connection whose peer stops answering pings, and dials it again", async () => {
+    const {events} = await facing("never", {pingIntervalMs: 500, requestTimeoutMs: 2000})
     await waitFor(() => events.includes("disconnected"), "the unanswered peer to be disconnected", 40_000)
     await waitFor(() => events.lastIndexOf("connected") > events.indexOf("disconnected"), "a redial of the member", 40_000)
   })
