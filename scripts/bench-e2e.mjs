@@ -382,7 +382,11 @@ async function main() {
       }),
     )
     const clients = plan.nodes.map((spec) => new CareLedgerClient({url: spec.rpcUrl, timeoutMs: 60_000}))
-    while ((await clients[0].head()).finalizedHeight < 2) {
+    // A node starved of CPU may drop a request now and then: keep asking until the deadline.
+    const finalizedHeight = () => clients[0].head().then((h) => h.finalizedHeight, () => -1)
+    while ((await finalizedHeight()) < 2) {
+      const exited = nodes.filter((n) => n.child.exitCode !== null || n.child.signalCode !== null).map((n) => n.spec.index)
+      if (exited.length > 0) throw new Error(`node process(es) ${exited.join(", ")} exited during start-up`)
       if (performance.now() - spawnedAt > START_DEADLINE_MS * 2) throw new Error(`no block finalized within ${(START_DEADLINE_MS * 2) / 1000} s of the start`)
       await sleep(200)
     }
@@ -394,11 +398,11 @@ async function main() {
     )
     if (IDLE_SECONDS > 0) {
       // An idle chain: what every height costs without transactions (proposal, votes, timers).
-      const heightBefore = (await clients[0].head()).finalizedHeight
+      const heightBefore = await finalizedHeight()
       const before = nodes.map((n) => procSample(n.child.pid))
       const idleStarted = performance.now()
       await sleep(IDLE_SECONDS * 1000)
-      const heightAfter = (await clients[0].head()).finalizedHeight
+      const heightAfter = await finalizedHeight()
       const seconds = (performance.now() - idleStarted) / 1000
       const cpuSeconds = nodes.reduce((sum, n, i) => sum + procSample(n.child.pid).cpu - before[i].cpu, 0)
       const blocks = heightAfter - heightBefore
