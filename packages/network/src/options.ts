@@ -22,10 +22,12 @@ export interface NetworkOptions {
   redialMaxMs: number
   redialJitter: number
   /**
-   * How often connected peers are pinged (latency, liveness) and asked for their status again. A
-   * ping unanswered within `requestTimeoutMs` closes the connection, and the redial loop takes over.
+   * How often connected peers are pinged (latency, liveness) and asked for their status again.
+   * `maxMissedPings` pings in a row unanswered within `requestTimeoutMs` close the connection, and
+   * the redial loop takes over.
    */
   pingIntervalMs: number
+  maxMissedPings: number
   /**
    * Inbound connections accepted per second from one IP address, and inbound handshakes under way at
    * once. Every member may dial us in the same second (all start together), and members on one host
@@ -78,6 +80,7 @@ export const defaultNetworkOptions: Omit<NetworkOptions, "chainId"> = {
   redialMaxMs: 10_000,
   redialJitter: 0.3,
   pingIntervalMs: 15_000,
+  maxMissedPings: 3,
   maxInboundConnectionsPerHostPerSecond: 64,
   maxPendingInboundConnections: 64,
   banMs: 10 * 60_000,

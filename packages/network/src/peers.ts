@@ -19,6 +19,8 @@ export interface KnownPeer {
   dialing: boolean
   /** A ping is in flight (one at a time per peer). */
   pinging: boolean
+  /** Pings in a row that got no answer within the request timeout. */
+  missedPings: number
   latencyMs: number | undefined
 }
 
@@ -55,7 +57,7 @@ export class PeerDialer {
     const id = peerId.toString()
     let peer = this.known.get(id)
     if (peer === undefined) {
-      peer = {peerId, addrs: [], attempts: 0, timer: undefined, dialing: false, pinging: false, latencyMs: undefined}
+      peer = {peerId, addrs: [], attempts: 0, timer: undefined, dialing: false, pinging: false, missedPings: 0, latencyMs: undefined}
       this.known.set(id, peer)
     }
     if (addr !== undefined && !peer.addrs.some((a) => a.equals(addr))) peer.addrs.push(addr)
@@ -66,6 +68,7 @@ export class PeerDialer {
   connected(peerId: PeerId): KnownPeer {
     const peer = this.remember({peerId})
     peer.attempts = 0
+    peer.missedPings = 0
     if (peer.timer !== undefined) clearTimeout(peer.timer)
     peer.timer = undefined
     return peer
@@ -89,6 +92,7 @@ export class PeerDialer {
       peer.attempts = 0
       peer.dialing = false
       peer.pinging = false
+      peer.missedPings = 0
     }
   }
 
@@ -148,9 +152,10 @@ export class PeerDialer {
   }
 
   /**
-   * Measures a member's round trip, one ping at a time per peer. A ping unanswered within the
-   * request timeout means the peer is gone while its connection still looks open (or cannot serve
-   * us anyway): the connection is closed and the redial loop takes over.
+   * Measures a member's round trip, one ping at a time per peer. `maxMissedPings` pings in a row
+   * unanswered within the request timeout mean the peer is gone while its connection still looks
+   * open: the connection is closed and the redial loop takes over. One late answer is not enough:
+   * a member starved of CPU (many nodes on few cores) answers late but is still there.
    */
   async ping(peer: KnownPeer): Promise<void> {
     const node = this.deps.libp2p()
@@ -159,11 +164,14 @@ export class PeerDialer {
     const timeout = AbortSignal.timeout(this.options.requestTimeoutMs)
     try {
       peer.latencyMs = await node.services.ping.ping(peer.peerId, {signal: AbortSignal.any([timeout, this.deps.signal()])})
+      peer.missedPings = 0
     } catch (err) {
       const id = peer.peerId.toString()
       this.deps.log.debug({peerId: id, err: (err as Error).message}, "ping failed")
-      if (timeout.aborted && this.deps.libp2p() === node) {
-        this.deps.log.warn({peerId: id, timeoutMs: this.options.requestTimeoutMs}, "peer did not answer a ping: closing the connection")
+      if (timeout.aborted) peer.missedPings++
+      if (peer.missedPings >= this.options.maxMissedPings && this.deps.libp2p() === node) {
+        peer.missedPings = 0
+        this.deps.log.warn({peerId: id, missed: this.options.maxMissedPings, timeoutMs: this.options.requestTimeoutMs}, "peer did not answer pings: closing the connection")
         await node.hangUp(peer.peerId).catch((hangUpErr: Error) => this.deps.log.debug({peerId: id, err: hangUpErr.message}, "hang up failed"))
       }
     } finally {
