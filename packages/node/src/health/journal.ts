@@ -16,6 +16,17 @@ export const MAX_PENDING_ENTRIES = 10_000
 
 const NONCE_CODES: readonly string[] = [TxErrorCode.NONCE_REPLAYED, TxErrorCode.NONCE_GAP, MempoolErrorCode.NONCE_TOO_LOW]
 
+/**
+ * The code that decides what to do with a refused entry: the pool wraps the chain's verdict
+ * (stateless or state check) in INVALID_TX / REJECTED with the verdict in `details.reason`.
+ */
+function verdictOf(err: unknown): string | undefined {
+  if (!isCareLedgerError(err)) return undefined
+  const wrapped = err.code === MempoolErrorCode.REJECTED || err.code === MempoolErrorCode.INVALID_TX
+  const reason = err.details.reason
+  return wrapped && typeof reason === "string" ? reason : err.code
+}
+
 export class NodeTxJournal {
   private pendingCount = 0
 
@@ -76,7 +87,7 @@ export class NodeTxJournal {
       await this.deps.submitter.submit(tx)
       this.deps.logger?.info({tx: hash}, "resubmitted a journalled access log")
     } catch (err) {
-      const code = isCareLedgerError(err) ? err.code : undefined
+      const code = verdictOf(err)
       if (code === MempoolErrorCode.DUPLICATE) return
       if (code !== undefined && NONCE_CODES.includes(code)) {
         // Its nonce went to another transaction of the node key (or an earlier one was lost): sign again.
