@@ -2,7 +2,7 @@
  * The node's composition root: builds every part, starts them in order and stops them in reverse,
  * with one AbortSignal flowing down. The parts live in their own files: the consensus driver
  * (`driver.ts`), transaction intake (`intake.ts`), the network handlers (`handlers.ts`) and the
- * node-key signer (`signer.ts`). Over 400 lines because it is the one place every part is built,
+ * node-key signer (`../keystore/signer.ts`). Over 400 lines because it is the one place every part is built,
  * ordered and exposed to the RPC namespaces and the health part.
  */
 import {readFileSync} from "node:fs"
