@@ -35,7 +35,7 @@ import {FhirApiError, FhirApiErrorCode, operationOutcome} from "./errors.js"
 import {AUDITOR, TokenStore, allows, grantable, grantableToAuditor, parseScope, verifyClientAssertion, type Access, type AccessToken, type Scope} from "./auth.js"
 import {capabilityStatement, smartConfiguration} from "./capability.js"
 import {defaultFhirServerOptions, type FhirServerOptions} from "./options.js"
-import {closeHttpServer, createHttpServer, readTlsFiles, type TlsFiles} from "../rpc/http.js"
+import {closeHttpServer, createHttpServer, listenHttpServer, readTlsFiles, type TlsFiles} from "../rpc/http.js"
 import {BrowserGuard} from "../rpc/browser.js"
 import {NodeConfigError, NodeConfigErrorCode} from "../config/errors.js"
 
@@ -188,10 +188,7 @@ export class FhirServer {
   async start(): Promise<void> {
     if (this.server !== null) return
     const server = createHttpServer(this.tls, (req, res) => void this.handle(req, res))
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject)
-      server.listen(this.options.port, this.options.host, () => resolve())
-    })
+    await listenHttpServer(server, this.options.port, this.options.host)
     const address = server.address() as AddressInfo
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address
     this.boundUrl = `${this.tls === null ? "http" : "https"}://${host}:${address.port}/fhir`

@@ -4,7 +4,7 @@ import type {Logger} from "@careledger/core"
 import type {NodeMetrics} from "./metrics.js"
 
 import type {MetricsServerOptions} from "./options.js"
-import {closeHttpServer} from "../rpc/http.js"
+import {closeHttpServer, listenHttpServer} from "../rpc/http.js"
 
 /** What /health and /ready look at. */
 export interface HealthProbe {
@@ -79,13 +79,7 @@ export class MetricsServer {
       }
       json(404, {error: "try /metrics, /health or /ready"})
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject)
-      server.listen(this.options.port, this.options.host, () => {
-        server.off("error", reject)
-        resolve()
-      })
-    })
+    await listenHttpServer(server, this.options.port, this.options.host)
     this.server = server
     this.deps.logger.info({url: this.url}, "metrics listening")
   }

@@ -99,6 +99,17 @@ export function readBody(req: IncomingMessage, limit: number, drainLimit: number
   })
 }
 
+/** Binds the server; a failure to bind (port taken, address not local) rejects instead of crashing the process. */
+export async function listenHttpServer(server: Server, port: number, host: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(port, host, () => {
+      server.off("error", reject)
+      resolve()
+    })
+  })
+}
+
 /** Drops every open connection (keep-alive ones included) and resolves once the server has closed. */
 export async function closeHttpServer(server: Server): Promise<void> {
   server.closeAllConnections()

@@ -11,7 +11,7 @@ import {RpcErrorCode, RpcServerError, toJsonRpcError, type JsonRpcErrorObject} f
 import type {HeadFeed} from "./feed.js"
 import {permits, type CallContext, type Permission, type RpcMethod} from "./method.js"
 import {BrowserGuard} from "./browser.js"
-import {STATUS_TEXT, closeHttpServer, createHttpServer, isJsonContentType, nestedDeeperThan, readBody, readTlsFiles, send, type TlsFiles} from "./http.js"
+import {STATUS_TEXT, closeHttpServer, createHttpServer, isJsonContentType, listenHttpServer, nestedDeeperThan, readBody, readTlsFiles, send, type TlsFiles} from "./http.js"
 import {isLoopback, type RpcServerOptions} from "./options.js"
 
 type JsonRpcId = string | number | null
@@ -92,13 +92,7 @@ export class RpcServer {
     const server: Server = createHttpServer(this.tls, onRequest)
     const wss = new WebSocketServer({noServer: true, maxPayload: this.options.maxBodyBytes})
     server.on("upgrade", (req, socket, head) => this.onUpgrade(wss, req, socket, head))
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject)
-      server.listen(this.options.port, this.options.host, () => {
-        server.off("error", reject)
-        resolve()
-      })
-    })
+    await listenHttpServer(server, this.options.port, this.options.host)
     this.server = server
     this.wss = wss
     this.deps.logger.info({url: this.url, auth: this.authRequired, tls: this.tls !== null}, "JSON-RPC listening")
