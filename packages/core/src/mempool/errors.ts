@@ -1,4 +1,4 @@
-import {CareLedgerError} from "../errors.js"
+import {CareLedgerError, isCareLedgerError} from "../errors.js"
 
 export enum MempoolErrorCode {
   /** The pool is at its count or byte bound and the tx may not evict anything (see the policy in mempool.ts). */
@@ -22,3 +22,15 @@ export enum MempoolErrorCode {
 }
 
 export class MempoolError extends CareLedgerError<MempoolErrorCode> {}
+
+/**
+ * The code that says why a transaction was refused: the pool wraps the chain's own verdict (stateless
+ * validation or the state check) in INVALID_TX / REJECTED with the verdict in `details.reason`.
+ * Undefined for anything that is not a CareLedger error.
+ */
+export function refusalCode(err: unknown): string | undefined {
+  if (!isCareLedgerError(err)) return undefined
+  const wrapped = err.code === MempoolErrorCode.REJECTED || err.code === MempoolErrorCode.INVALID_TX
+  const reason = err.details.reason
+  return wrapped && typeof reason === "string" ? reason : err.code
+}

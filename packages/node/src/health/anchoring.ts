@@ -5,7 +5,7 @@
  * costs one transaction; appends while one waits are covered by the next. The journal's start check
  * holds the journal to the latest finalized anchor (interactions.ts).
  */
-import {TxType, TxErrorCode, fromHex, getJournalAnchor, isCareLedgerError, type Logger} from "@careledger/core"
+import {TxType, TxErrorCode, fromHex, getJournalAnchor, refusalCode, type Logger} from "@careledger/core"
 import type {FinalizedChain, TxSubmitter} from "./chain.js"
 import {InteractionJournal, type JournalPin, type JournalPins} from "./interactions.js"
 import type {NodeTxJournal} from "./journal.js"
@@ -131,8 +131,7 @@ export class JournalAnchorer implements JournalPins {
     try {
       hash = (await this.deps.txs.submit(TxType.AuditAnchor, {sequence: tip.sequence, head: fromHex(tip.head) as Uint8Array}, false)).hashHex()
     } catch (err) {
-      // The pool names the state machine's verdict in details.reason; a one-process chain throws it as is.
-      const code = isCareLedgerError(err) ? (typeof err.details.reason === "string" ? err.details.reason : err.code) : undefined
+      const code = refusalCode(err)
       if (code === TxErrorCode.CONFLICT) return // an anchor at or past this entry is already pending
       if (code !== undefined && code.startsWith("TX_ERROR_")) {
         // A verdict of the state machine (e.g. this node key is no hospital's): asking again gets the same.

@@ -5,7 +5,7 @@
  * start and after every finalized block, entries not yet final are submitted again (re-signed with
  * a fresh nonce when theirs was taken), so a custodian killed right after a release still logs it.
  */
-import {MempoolErrorCode, Transaction, TxErrorCode, isCareLedgerError, type Logger, type TxType} from "@careledger/core"
+import {MempoolErrorCode, Transaction, TxErrorCode, refusalCode, type Logger, type TxType} from "@careledger/core"
 import type {NodeSigner, SignNext} from "../keystore/signer.js"
 import type {TxSubmitter} from "./chain.js"
 import type {Vault} from "./vault.js"
@@ -15,17 +15,6 @@ import {HealthError, HealthErrorCode} from "./errors.js"
 export const MAX_PENDING_ENTRIES = 10_000
 
 const NONCE_CODES: readonly string[] = [TxErrorCode.NONCE_REPLAYED, TxErrorCode.NONCE_GAP, MempoolErrorCode.NONCE_TOO_LOW]
-
-/**
- * The code that decides what to do with a refused entry: the pool wraps the chain's verdict
- * (stateless or state check) in INVALID_TX / REJECTED with the verdict in `details.reason`.
- */
-function verdictOf(err: unknown): string | undefined {
-  if (!isCareLedgerError(err)) return undefined
-  const wrapped = err.code === MempoolErrorCode.REJECTED || err.code === MempoolErrorCode.INVALID_TX
-  const reason = err.details.reason
-  return wrapped && typeof reason === "string" ? reason : err.code
-}
 
 export class NodeTxJournal {
   private pendingCount = 0
@@ -87,7 +76,7 @@ export class NodeTxJournal {
       await this.deps.submitter.submit(tx)
       this.deps.logger?.info({tx: hash}, "resubmitted a journalled access log")
     } catch (err) {
-      const code = verdictOf(err)
+      const code = refusalCode(err)
       if (code === MempoolErrorCode.DUPLICATE) return
       if (code !== undefined && NONCE_CODES.includes(code)) {
         // Its nonce went to another transaction of the node key (or an earlier one was lost): sign again.
